@@ -1,0 +1,100 @@
+"""Small helpers shared by the data-access modules: turning driver errors into domain errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from db.errors import Conflict, DuplicateContent, InvalidInput, ProSyncError
+
+# Constraint name -> what a person should be told. Unlisted constraints get a generic message.
+CONSTRAINT_MESSAGES: Mapping[str, tuple[type[ProSyncError], str]] = {
+    "users_login_lower_key": (Conflict, "A user with this e-mail address already exists."),
+    "users_login_email_check": (InvalidInput, "The e-mail address is not valid."),
+    "users_display_name_check": (
+        InvalidInput,
+        "The display name must be 1 to 200 characters without leading or trailing spaces.",
+    ),
+    "projects_name_live_key": (Conflict, "A project with this name already exists."),
+    "projects_name_check": (
+        InvalidInput,
+        "The project name must be 1 to 200 characters without leading or trailing spaces.",
+    ),
+    "projects_description_length": (
+        InvalidInput,
+        "The description is longer than 10,000 characters.",
+    ),
+    "projects_owner_has_owner_role": (
+        Conflict,
+        "A project must keep its owner: transfer ownership before removing the owner role.",
+    ),
+    "tag_reference_category_name_key": (
+        Conflict,
+        "A tag with this name already exists in this category.",
+    ),
+    "tag_reference_name_check": (InvalidInput, "A tag name must be 1 to 60 characters."),
+    "tag_reference_category_check": (
+        InvalidInput,
+        "A category is 1 to 40 lowercase letters, digits, '-' or '_', starting with a letter.",
+    ),
+    "tag_reference_color_check": (InvalidInput, "A colour is written #rrggbb in lowercase hex."),
+    "project_access_role_fkey": (InvalidInput, "There is no such role."),
+    "document_registry_project_checksum_key": (
+        DuplicateContent,
+        "This file is already in this project (check its documents and its trash).",
+    ),
+    "idx_documents_ingest_checksum": (
+        DuplicateContent,
+        "This file is already waiting for review in this project.",
+    ),
+    "contents_size_positive": (InvalidInput, "The file is empty."),
+    "contents_checksum_sha256": (InvalidInput, "The checksum must be a SHA-256 in lowercase hex."),
+    "documents_name_check": (
+        InvalidInput,
+        "A file name must be 1 to 255 characters with no '/', '\\' or control characters.",
+    ),
+    "documents_ingest_name_check": (
+        InvalidInput,
+        "A file name must be 1 to 255 characters with no '/', '\\' or control characters.",
+    ),
+    "documents_ingest_rejection_reason": (InvalidInput, "A rejection needs a reason."),
+    "documents_ingest_metadata_object": (InvalidInput, "Metadata must be a JSON object."),
+    "documents_metadata_object": (InvalidInput, "Metadata must be a JSON object."),
+    "documents_ingest_detected_mime_fkey": (
+        InvalidInput,
+        "This file type is not known to ProSync.",
+    ),
+    "documents_mime_type_fkey": (InvalidInput, "This file type is not known to ProSync."),
+    "sessions_expiry_after_creation": (InvalidInput, "A session must expire after it starts."),
+}
+
+
+def constraint_name(error: DBAPIError) -> str | None:
+    diag = getattr(error.orig, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+@contextmanager
+def domain_errors(default: str = "The change was refused by the database.") -> Iterator[None]:
+    """Translate integrity errors into domain errors with a message a person can act on.
+
+    The refused statement aborts the caller's transaction, which then rolls back as a whole:
+    nothing of the unit of work is left half-written.
+    """
+    try:
+        yield
+    except IntegrityError as error:
+        name = constraint_name(error)
+        kind, message = CONSTRAINT_MESSAGES.get(name or "", (InvalidInput, f"{default} ({name})"))
+        raise kind(message) from error
+    except DBAPIError as error:
+        sqlstate = getattr(error.orig, "sqlstate", "") or ""
+        if sqlstate.startswith("22"):  # data exception: out of range, bad encoding, bad json
+            raise InvalidInput("A value is out of range or malformed.") from error
+        if sqlstate == "23514":
+            name = constraint_name(error)
+            kind, message = CONSTRAINT_MESSAGES.get(name or "", (InvalidInput, default))
+            raise kind(message) from error
+        raise

@@ -1,0 +1,229 @@
+"""Who may do what: system roles, per-project roles from access_role_reference, grants."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from sqlalchemy import Connection, text
+
+from db._sql import domain_errors
+from db.engine import current_actor, is_system
+from db.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from db.types import Member, Role
+
+PERMISSION_FLAGS = tuple(f.name for f in fields(Role) if f.name.startswith("can_"))
+_ROLE_COLUMNS = "role, rank, description, " + ", ".join(PERMISSION_FLAGS)
+
+
+def actor_system_roles(conn: Connection) -> frozenset[str]:
+    """System roles of the acting user; empty if the user is inactive or deleted."""
+    actor = current_actor(conn)
+    if actor is None:
+        return frozenset()
+    rows = conn.execute(
+        text(
+            "select r.role from users.user_system_role r join users.users u on u.id = r.user_id"
+            " where r.user_id = :actor and u.is_active and u.deleted_at is null"
+        ),
+        {"actor": actor},
+    )
+    return frozenset(r.role for r in rows)
+
+
+def _require_actor(conn: Connection) -> int:
+    actor = current_actor(conn)
+    if actor is None:
+        raise PermissionDenied("Sign in first.")
+    return actor
+
+
+def require_admin(conn: Connection) -> None:
+    """Only administrators (or the command line) may go on."""
+    if is_system(conn):
+        return
+    _require_actor(conn)
+    if "admin" not in actor_system_roles(conn):
+        raise PermissionDenied("Only an administrator can do this.")
+
+
+def require_ops(conn: Connection) -> None:
+    """Only ops people and administrators may go on."""
+    if is_system(conn):
+        return
+    _require_actor(conn)
+    if not actor_system_roles(conn) & {"ops", "admin"}:
+        raise PermissionDenied("Only ops people and administrators can see database health.")
+
+
+def list_roles(conn: Connection) -> list[Role]:
+    """Every project role with its permissions, highest rank first."""
+    rows = conn.execute(
+        text(f"select {_ROLE_COLUMNS} from projects.access_role_reference order by rank desc")
+    )
+    return [Role(**r._mapping) for r in rows]
+
+
+def _role(conn: Connection, role: str) -> Role:
+    row = conn.execute(
+        text(f"select {_ROLE_COLUMNS} from projects.access_role_reference where role = :r"),
+        {"r": role},
+    ).one_or_none()
+    if row is None:
+        raise InvalidInput(f"There is no role {role!r}.")
+    return Role(**row._mapping)
+
+
+def project_role(conn: Connection, *, project_id: int) -> Role | None:
+    """The acting user's effective role on a live project (admins act as owner); None if none."""
+    if is_system(conn):
+        return _role(conn, "owner")
+    actor = current_actor(conn)
+    if actor is None:
+        return None
+    row = conn.execute(
+        text(
+            f"select {', '.join('r.' + c for c in _ROLE_COLUMNS.split(', '))}"
+            " from projects.project_access a"
+            " join projects.access_role_reference r on r.role = a.role"
+            " join projects.projects p on p.id = a.project_id and p.deleted_at is null"
+            " join users.users u on u.id = a.user_id and u.is_active and u.deleted_at is null"
+            " where a.user_id = :actor and a.project_id = :project"
+        ),
+        {"actor": actor, "project": project_id},
+    ).one_or_none()
+    if row is not None:
+        return Role(**row._mapping)
+    if "admin" in actor_system_roles(conn):
+        return _role(conn, "owner")
+    return None
+
+
+def has_permission(conn: Connection, *, project_id: int, permission: str) -> bool:
+    """Whether the acting user holds `permission` (a can_* flag) on the project."""
+    if permission not in PERMISSION_FLAGS:
+        raise ValueError(f"unknown permission {permission}")
+    role = project_role(conn, project_id=project_id)
+    return role is not None and getattr(role, permission)
+
+
+def require_permission(conn: Connection, *, project_id: int, permission: str) -> Role:
+    """The acting user's role on the project, or PermissionDenied naming what is missing."""
+    role = project_role(conn, project_id=project_id)
+    if role is None:
+        # Same message whether the project exists or not: no probing for hidden projects.
+        raise PermissionDenied("You do not have access to this project.")
+    if not getattr(role, permission):
+        action = permission.removeprefix("can_").replace("_", " ")
+        raise PermissionDenied(f"Your role ({role.role}) does not allow you to {action} here.")
+    return role
+
+
+def visible_project_ids(conn: Connection) -> list[int] | None:
+    """Projects the acting user may see; None means all (admins and the command line)."""
+    if is_system(conn) or "admin" in actor_system_roles(conn):
+        return None
+    actor = current_actor(conn)
+    if actor is None:
+        return []
+    rows = conn.execute(
+        text(
+            "select a.project_id from projects.project_access a"
+            " join users.users u on u.id = a.user_id and u.is_active and u.deleted_at is null"
+            " where a.user_id = :actor"
+        ),
+        {"actor": actor},
+    )
+    return [r.project_id for r in rows]
+
+
+def list_members(conn: Connection, *, project_id: int) -> list[Member]:
+    """Members of a project with their roles, highest role first."""
+    require_permission(conn, project_id=project_id, permission="can_view")
+    rows = conn.execute(
+        text(
+            "select a.project_id, a.user_id, u.login, u.display_name, a.role, a.granted_at"
+            " from projects.project_access a"
+            " join users.users u on u.id = a.user_id and u.deleted_at is null"
+            " join projects.access_role_reference r on r.role = a.role"
+            " where a.project_id = :p order by r.rank desc, lower(u.login)"
+        ),
+        {"p": project_id},
+    )
+    return [Member(**r._mapping) for r in rows]
+
+
+def _check_grantable(conn: Connection, project_id: int, role: str) -> Role:
+    mine = require_permission(conn, project_id=project_id, permission="can_manage_access")
+    wanted = _role(conn, role)
+    if wanted.rank > mine.rank:
+        raise PermissionDenied(f"You cannot grant {role}: it is above your own role ({mine.role}).")
+    return wanted
+
+
+def _current_member_role(conn: Connection, project_id: int, user_id: int) -> Role | None:
+    row = conn.execute(
+        text("select role from projects.project_access where project_id = :p and user_id = :u"),
+        {"p": project_id, "u": user_id},
+    ).one_or_none()
+    return _role(conn, row.role) if row else None
+
+
+def grant_access(conn: Connection, *, project_id: int, user_id: int, role: str) -> None:
+    """Make a user a member of a project with a role (no higher than the granter's)."""
+    _check_grantable(conn, project_id, role)
+    user = conn.execute(
+        text("select is_active and deleted_at is null as usable from users.users where id = :u"),
+        {"u": user_id},
+    ).one_or_none()
+    if user is None or not user.usable:
+        raise NotFound("There is no active user with that id.")
+    if _current_member_role(conn, project_id, user_id) is not None:
+        raise Conflict("This user is already a member; change their role instead.")
+    with domain_errors():
+        conn.execute(
+            text("insert into projects.project_access (project_id, user_id, role) values (:p, :u, :r)"),
+            {"p": project_id, "u": user_id, "r": role},
+        )
+
+
+def change_role(conn: Connection, *, project_id: int, user_id: int, role: str) -> None:
+    """Give a member another role (neither the old nor the new may exceed the changer's)."""
+    wanted = _check_grantable(conn, project_id, role)
+    current = _current_member_role(conn, project_id, user_id)
+    if current is None:
+        raise NotFound("This user is not a member of the project.")
+    mine = project_role(conn, project_id=project_id)
+    assert mine is not None
+    if current.rank > mine.rank:
+        raise PermissionDenied(f"You cannot change the role of a {current.role}.")
+    if current.role == wanted.role:
+        return
+    with domain_errors():
+        conn.execute(
+            text("update projects.project_access set role = :r where project_id = :p and user_id = :u"),
+            {"p": project_id, "u": user_id, "r": role},
+        )
+        _check_owner_rule(conn)
+
+
+def revoke_access(conn: Connection, *, project_id: int, user_id: int) -> None:
+    """Remove a member (not the project's owner: transfer ownership first)."""
+    mine = require_permission(conn, project_id=project_id, permission="can_manage_access")
+    current = _current_member_role(conn, project_id, user_id)
+    if current is None:
+        raise NotFound("This user is not a member of the project.")
+    if current.rank > mine.rank:
+        raise PermissionDenied(f"You cannot remove a {current.role}.")
+    with domain_errors():
+        conn.execute(
+            text("delete from projects.project_access where project_id = :p and user_id = :u"),
+            {"p": project_id, "u": user_id},
+        )
+        _check_owner_rule(conn)
+
+
+def _check_owner_rule(conn: Connection) -> None:
+    # The owner rule is a deferred constraint trigger; check it now so the person gets the
+    # message at once rather than at commit.
+    conn.execute(text("set constraints projects.owner_membership immediate"))
+    conn.execute(text("set constraints projects.owner_membership deferred"))

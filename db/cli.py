@@ -1,0 +1,196 @@
+"""The `prosync` command: database, demo data, users, partitions, and serving the dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from pathlib import Path
+
+from sqlalchemy.exc import OperationalError
+
+from db.errors import ProSyncError
+
+log = logging.getLogger("prosync")
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+
+
+class CommandError(Exception):
+    """A user mistake or an unmet condition: printed as one line, exit status 1."""
+
+
+def _db_upgrade(args) -> None:
+    from db import migrate
+
+    migrate.upgrade(args.revision)
+    print(f"database at revision {migrate.head_revision() if args.revision == 'head' else args.revision}")
+
+
+def _db_downgrade(args) -> None:
+    from db import migrate
+
+    migrate.downgrade(args.revision)
+    print(f"database at revision {args.revision}")
+
+
+def _db_current(args) -> None:
+    from db import migrate
+    from db.engine import get_engine
+
+    with get_engine().connect() as conn:
+        current = migrate.current_revision(conn)
+    head = migrate.head_revision()
+    state = "up to date" if current == head else f"head is {head}: run `prosync db upgrade`"
+    print(f"{current or 'empty (no revision)'} ({state})")
+
+
+def _require_migrated() -> None:
+    from db import migrate
+    from db.engine import get_engine
+
+    with get_engine().connect() as conn:
+        if migrate.current_revision(conn) != migrate.head_revision():
+            raise CommandError("the database is not at the newest revision: run `prosync db upgrade`")
+
+
+def _demo(args) -> None:
+    from db.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
+
+    _require_migrated()
+    if load_demo():
+        print(f"demo data loaded; sign in with any of these (password: {DEMO_PASSWORD}):")
+        for login, _, roles in DEMO_USERS[:6]:
+            print(f"  {login}{' (' + ', '.join(roles) + ')' if roles else ''}")
+    else:
+        print("demo data is already loaded")
+
+
+def _user_create(args) -> None:
+    from db import users
+    from db.engine import system_transaction
+
+    _require_migrated()
+    password = os.environ.get("PROSYNC_NEW_PASSWORD") or getpass.getpass("Password: ")
+    with system_transaction() as conn:
+        user = users.create_user(
+            conn,
+            login=args.email,
+            display_name=args.name or args.email.split("@")[0],
+            password=password,
+            system_roles=tuple(args.role or ()),
+        )
+    print(f"created user {user.id} {user.login} {list(user.system_roles) or ''}".rstrip())
+
+
+def _partitions_maintain(args) -> None:
+    from db import partitions
+    from db.engine import system_transaction
+
+    _require_migrated()
+    with system_transaction() as conn:
+        steps = partitions.maintain(conn, back=args.back)
+    for step in steps:
+        print(f"{step.action:<13} {step.partition_name:<40} {step.detail}")
+    if not steps:
+        print("nothing to do: every partition exists")
+
+
+def _partitions_status(args) -> None:
+    import pandas as pd
+
+    from db import partitions
+    from db.engine import system_transaction
+
+    _require_migrated()
+    with system_transaction() as conn:
+        frame = partitions.partition_status(conn)
+    for row in frame.itertuples():
+        bounds = "DEFAULT" if row.is_default else f"{row.range_from:%Y-%m-%d} .. {row.range_to:%Y-%m-%d}"
+        estimate = row.estimated_rows
+        rows = "not analyzed" if pd.isna(estimate) else f"~{int(estimate):,} rows"
+        print(f"{row.partition_name:<40} {bounds:<24} {rows:>16} {row.total_bytes:>12,} B")
+
+
+def _serve(args) -> None:
+    from streamlit.web import cli as streamlit_cli
+
+    from db import migrate
+
+    migrate.upgrade()
+    if args.demo:
+        _demo(args)
+    # Streamlit runs in this process, so the embedded server (started above) lives exactly as
+    # long as the dashboard does.
+    sys.argv = [
+        "streamlit", "run", str(APP),
+        "--server.address", args.host,
+        "--server.port", str(args.port),
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    print(f"ProSync on http://{args.host}:{args.port}", flush=True)
+    streamlit_cli.main()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="prosync", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="migrations").add_subparsers(dest="db_command", required=True)
+    up = db.add_parser("upgrade", help="migrate to the newest (or a given) revision")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=_db_upgrade)
+    down = db.add_parser("downgrade", help="migrate down to a revision, or base")
+    down.add_argument("revision")
+    down.set_defaults(func=_db_downgrade)
+    db.add_parser("current", help="show the database's revision").set_defaults(func=_db_current)
+
+    commands.add_parser("demo", help="load the demo data set (idempotent)").set_defaults(func=_demo)
+
+    user = commands.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
+    create = user.add_parser("create", help="create a user (password from PROSYNC_NEW_PASSWORD or a prompt)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name")
+    create.add_argument("--role", action="append", choices=["admin", "ops"])
+    create.set_defaults(func=_user_create)
+
+    parts = commands.add_parser("partitions", help="partition maintenance")
+    parts_commands = parts.add_subparsers(dest="partitions_command", required=True)
+    maintain = parts_commands.add_parser("maintain", help="create ahead, report DEFAULT rows, detach old")
+    maintain.add_argument("--back", type=int, default=0, help="also make this many past periods")
+    maintain.set_defaults(func=_partitions_maintain)
+    parts_commands.add_parser("status", help="list partitions").set_defaults(func=_partitions_status)
+
+    serve = commands.add_parser("serve", help="migrate and run the dashboard")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--demo", action="store_true", help="load the demo data first")
+    serve.set_defaults(func=_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        args.func(args)
+    except (ProSyncError, CommandError) as error:
+        print(f"prosync: {error}", file=sys.stderr)
+        return 1
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else "connection failed"
+        print(f"prosync: cannot reach the database: {reason}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Documents: list active ones (filters, keyset pages), get, soft delete, restore, history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, text
+
+from db import access
+from db._sql import domain_errors
+from db.engine import current_actor
+from db.errors import InvalidInput, NotFound
+from db.types import Cursor, Document, HistoryEntry, Page
+
+MAX_PAGE = 500
+
+_DOCUMENT_COLUMNS = """
+    d.id, d.project_id, p.name as project_name, d.name, d.description, d.mime_type,
+    c.size_bytes, d.checksum, c.storage_code, c.object_key, d.image_url, d.metadata,
+    d.uploaded_at, d.uploaded_by, u.login as uploaded_by_login, d.deleted_at
+"""
+_DOCUMENT_FROM = """
+    from documents.documents d
+    join projects.projects p on p.id = d.project_id
+    join documents.contents c on c.checksum = d.checksum
+    left join users.users u on u.id = d.uploaded_by
+"""
+
+
+def list_active_documents(
+    conn: Connection,
+    *,
+    project_id: int | None = None,
+    mime_type: str | None = None,
+    tag_id: int | None = None,
+    uploaded_by: int | None = None,
+    uploaded_from: datetime | None = None,
+    uploaded_to: datetime | None = None,
+    name_contains: str | None = None,
+    after: Cursor | None = None,
+    limit: int = 50,
+) -> Page[Document]:
+    """Active documents the acting user may see, newest first, one keyset page at a time."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"A page holds 1 to {MAX_PAGE} rows.")
+    visible = access.visible_project_ids(conn)
+    if project_id is not None:
+        access.require_permission(conn, project_id=project_id, permission="can_view")
+    if name_contains is not None and "\x00" in name_contains:
+        raise InvalidInput("The search text must not contain NUL characters.")
+    pattern = None
+    if name_contains:
+        escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+    rows = conn.execute(
+        text(
+            "select a.id, a.project_id, a.project_name, a.name, a.description, a.mime_type,"
+            " a.size_bytes, a.checksum, a.storage_code, a.object_key, a.image_url, a.metadata,"
+            " a.uploaded_at, a.uploaded_by, a.uploaded_by_login"
+            " from documents.active_documents a"
+            " where (cast(:project as bigint) is null or a.project_id = :project)"
+            " and (cast(:everything as boolean) or a.project_id = any(:visible))"
+            " and (cast(:mime as text) is null or a.mime_type = :mime)"
+            " and (cast(:uploader as bigint) is null or a.uploaded_by = :uploader)"
+            " and (cast(:from_ as timestamptz) is null or a.uploaded_at >= :from_)"
+            " and (cast(:to_ as timestamptz) is null or a.uploaded_at < :to_)"
+            " and (cast(:pattern as text) is null or a.name ilike :pattern)"
+            " and (cast(:tag as bigint) is null or exists (select 1 from projects.project_tag t"
+            "      where t.project_id = a.project_id and t.tag_id = :tag))"
+            " and (cast(:after_at as timestamptz) is null"
+            "      or (a.uploaded_at, a.id) < (:after_at, :after_id))"
+            " order by a.uploaded_at desc, a.id desc limit :limit"
+        ),
+        {
+            "project": project_id,
+            "everything": visible is None,
+            "visible": visible or [],
+            "mime": mime_type,
+            "uploader": uploaded_by,
+            "from_": uploaded_from,
+            "to_": uploaded_to,
+            "pattern": pattern,
+            "tag": tag_id,
+            "after_at": after.at if after else None,
+            "after_id": after.id if after else None,
+            "limit": limit + 1,
+        },
+    ).all()
+    documents = [Document(**r._mapping) for r in rows[:limit]]
+    more = len(rows) > limit
+    last = documents[-1] if documents and more else None
+    return Page(rows=documents, next=Cursor(last.uploaded_at, last.id) if last else None)
+
+
+def get_document(conn: Connection, *, document_id: int) -> Document:
+    """One document (active or in the trash) of a project the acting user may see."""
+    row = conn.execute(
+        text(f"select {_DOCUMENT_COLUMNS} {_DOCUMENT_FROM} where d.id = :id"),
+        {"id": document_id},
+    ).one_or_none()
+    if row is None or access.project_role(conn, project_id=row.project_id) is None:
+        raise NotFound("There is no such document, or you do not have access to it.")
+    return Document(**row._mapping)
+
+
+def list_deleted_documents(conn: Connection, *, project_id: int, limit: int = 100) -> list[Document]:
+    """The project's trash: soft-deleted documents, most recently deleted first."""
+    access.require_permission(conn, project_id=project_id, permission="can_view")
+    rows = conn.execute(
+        text(
+            f"select {_DOCUMENT_COLUMNS} {_DOCUMENT_FROM}"
+            " where d.project_id = :p and d.deleted_at is not null"
+            " order by d.deleted_at desc, d.id desc limit :limit"
+        ),
+        {"p": project_id, "limit": limit},
+    )
+    return [Document(**r._mapping) for r in rows]
+
+
+def _set_deleted(conn: Connection, document_id: int, *, deleted: bool) -> Document:
+    document = get_document(conn, document_id=document_id)
+    access.require_permission(conn, project_id=document.project_id, permission="can_delete")
+    conn.execute(
+        text(
+            "update documents.documents set deleted_at = case when :deleted then now() end,"
+            " deleted_by = case when :deleted then cast(:actor as bigint) end"
+            " where id = :id and (deleted_at is null) = :deleted"
+        ),
+        {"id": document_id, "deleted": deleted, "actor": current_actor(conn)},
+    )
+    return get_document(conn, document_id=document_id)
+
+
+def soft_delete_document(conn: Connection, *, document_id: int) -> Document:
+    """Move a document to its project's trash."""
+    return _set_deleted(conn, document_id, deleted=True)
+
+
+def restore_document(conn: Connection, *, document_id: int) -> Document:
+    """Bring a document back from the trash."""
+    return _set_deleted(conn, document_id, deleted=False)
+
+
+def import_document(
+    conn: Connection,
+    *,
+    project_id: int,
+    name: str,
+    checksum: str,
+    size_bytes: int,
+    mime_type: str,
+    storage_code: str,
+    object_key: str,
+    uploaded_at: datetime,
+    uploaded_by: int | None,
+    description: str = "",
+) -> Document:
+    """Bring in a document from an earlier system with its original date (admins only).
+
+    Skips review on purpose: it is for archives that were reviewed where they came from.
+    """
+    access.require_admin(conn)
+    if size_bytes <= 0:
+        raise InvalidInput("The file is empty.")
+    with domain_errors():
+        conn.execute(
+            text(
+                "insert into documents.contents (checksum, size_bytes, storage_code, object_key)"
+                " values (:c, :size, :storage, :key) on conflict (checksum) do nothing"
+            ),
+            {"c": checksum, "size": size_bytes, "storage": storage_code, "key": object_key},
+        )
+        document_id = conn.execute(
+            text(
+                "insert into documents.documents (project_id, name, description, mime_type,"
+                " checksum, uploaded_at, uploaded_by)"
+                " values (:p, :name, :description, :mime, :c, :at, :by) returning id"
+            ),
+            {
+                "p": project_id,
+                "name": name,
+                "description": description,
+                "mime": mime_type,
+                "c": checksum,
+                "at": uploaded_at,
+                "by": uploaded_by,
+            },
+        ).scalar_one()
+    return get_document(conn, document_id=document_id)
+
+
+def document_history(conn: Connection, *, document_id: int) -> list[HistoryEntry]:
+    """What changed in a document, newest first."""
+    get_document(conn, document_id=document_id)
+    rows = conn.execute(
+        text(
+            "select id, operation, changed_at, changed_by, old_values, new_values, changed_columns"
+            " from documents.document_history where document_id = :id"
+            " order by changed_at desc, id desc"
+        ),
+        {"id": document_id},
+    )
+    return [HistoryEntry(**r._mapping) for r in rows]

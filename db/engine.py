@@ -1,0 +1,110 @@
+"""One engine per process, and the one way to write: `transaction(actor_id=...)`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from db import embedded
+from db.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Accept the plain libpq `postgresql://` form and choose the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    else:
+        raise ValueError(f"DATABASE_URL must be a postgresql:// URL, not {parsed.drivername}://")
+    return parsed.render_as_string(hide_password=False)
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """DATABASE_URL, or the embedded server's URL (starting it if needed)."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        return settings.database_url
+    return embedded.ensure_server(settings.pgdata)
+
+
+@lru_cache(maxsize=4)
+def _engine_for(url: str) -> Engine:
+    return create_engine(
+        sqlalchemy_url(url),
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        connect_args={"application_name": "prosync"},
+    )
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    """The process's engine for the configured database."""
+    return _engine_for(database_url(settings))
+
+
+def set_actor(conn: Connection, actor_id: int | None) -> None:
+    """Name the acting user for the rest of this transaction; triggers audit with it."""
+    conn.execute(
+        text("select set_config('prosync.actor_id', :actor, true)"),
+        {"actor": "" if actor_id is None else str(int(actor_id))},
+    )
+    conn.info["actor_id"] = actor_id
+
+
+def current_actor(conn: Connection) -> int | None:
+    """The user set on this connection's transaction by `set_actor`."""
+    return conn.info.get("actor_id")
+
+
+def is_system(conn: Connection) -> bool:
+    """True inside `system_transaction`: an operator at the command line, not a signed-in user."""
+    return bool(conn.info.get("system"))
+
+
+@contextmanager
+def transaction(*, actor_id: int | None, engine: Engine | None = None) -> Iterator[Connection]:
+    """One unit of work: begin, set the actor, commit on success, roll back on any error."""
+    with (engine or get_engine()).begin() as conn:
+        set_actor(conn, actor_id)
+        try:
+            yield conn
+        finally:
+            conn.info.pop("actor_id", None)
+
+
+@contextmanager
+def system_transaction(*, engine: Engine | None = None) -> Iterator[Connection]:
+    """A unit of work for the command line (migrations, demo, `prosync user create`).
+
+    The audit actor is null, as for any write made outside the application; permission checks
+    pass because whoever runs the command already holds the database credentials.
+    """
+    with (engine or get_engine()).begin() as conn:
+        set_actor(conn, None)
+        conn.info["system"] = True
+        try:
+            yield conn
+        finally:
+            conn.info.pop("system", None)
+            conn.info.pop("actor_id", None)
+
+
+@contextmanager
+def read_only(*, actor_id: int | None, engine: Engine | None = None) -> Iterator[Connection]:
+    """A read-only transaction for screens that only read."""
+    with (engine or get_engine()).connect() as conn:
+        with conn.begin():
+            conn.execute(text("set transaction read only"))
+            set_actor(conn, actor_id)
+            try:
+                yield conn
+            finally:
+                conn.info.pop("actor_id", None)

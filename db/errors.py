@@ -1,0 +1,29 @@
+"""Domain errors: each carries a message a person can act on."""
+
+
+class ProSyncError(Exception):
+    """Base of every error the data-access layer raises on purpose."""
+
+
+class NotFound(ProSyncError):
+    pass
+
+
+class PermissionDenied(ProSyncError):
+    pass
+
+
+class DuplicateContent(ProSyncError):
+    pass
+
+
+class InvalidInput(ProSyncError):
+    pass
+
+
+class Conflict(ProSyncError):
+    pass
+
+
+class AuthenticationFailed(ProSyncError):
+    pass

@@ -1,0 +1,46 @@
+"""Run Alembic programmatically (no alembic.ini: the URL always comes from ProSync's settings)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+
+from db.engine import database_url
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic Config pointing at ProSync's migrations and database."""
+    config = Config(stdout=io.StringIO())
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["url"] = url or database_url()
+    return config
+
+
+def upgrade(revision: str = "head", *, url: str | None = None) -> None:
+    """Migrate the database up to `revision`."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(revision: str, *, url: str | None = None) -> None:
+    """Migrate the database down to `revision` (or "base")."""
+    command.downgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str:
+    """The newest revision in migrations/versions."""
+    head = ScriptDirectory.from_config(alembic_config("postgresql://unused/")).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The revision the connected database is at (None when not migrated)."""
+    return MigrationContext.configure(conn).get_current_revision()

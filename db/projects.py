@@ -1,0 +1,182 @@
+"""Projects: create, update, soft delete, restore, history, and the onboarding summary."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Connection, text
+
+from db import access
+from db._sql import domain_errors
+from db.engine import current_actor, is_system
+from db.errors import InvalidInput, NotFound, PermissionDenied
+from db.types import HistoryEntry, Project
+
+_COLUMNS = "id, name, description, owner_id, created_at, updated_at, deleted_at"
+
+
+def _clean(value: str, what: str) -> str:
+    if not isinstance(value, str) or "\x00" in value:
+        raise InvalidInput(f"The {what} must be text.")
+    return value.strip()
+
+
+def get_project(conn: Connection, *, project_id: int, include_deleted: bool = False) -> Project:
+    """One project the acting user may see."""
+    row = conn.execute(
+        text(f"select {_COLUMNS} from projects.projects where id = :id"),
+        {"id": project_id},
+    ).one_or_none()
+    visible = access.visible_project_ids(conn)
+    if row is None or (visible is not None and project_id not in visible):
+        raise NotFound("There is no such project, or you do not have access to it.")
+    if row.deleted_at is not None and not include_deleted:
+        raise NotFound("This project is deleted; restore it first.")
+    return Project(**row._mapping)
+
+
+def list_projects(conn: Connection, *, include_deleted: bool = False) -> list[Project]:
+    """Projects the acting user may see, by name."""
+    visible = access.visible_project_ids(conn)
+    query = text(
+        f"select {_COLUMNS} from projects.projects"
+        " where (:all or deleted_at is null)"
+        " and (cast(:everything as boolean) or id = any(:ids))"
+        " order by lower(name)"
+    )
+    rows = conn.execute(query, {"all": include_deleted, "everything": visible is None, "ids": visible or []})
+    return [Project(**r._mapping) for r in rows]
+
+
+def create_project(
+    conn: Connection, *, name: str, description: str = "", owner_id: int | None = None
+) -> Project:
+    """Create a project; its owner (the acting user by default) gets the owner role."""
+    actor = current_actor(conn)
+    if actor is None and not is_system(conn):
+        raise PermissionDenied("Sign in first.")
+    owner = owner_id if owner_id is not None else actor
+    if owner is None:
+        raise InvalidInput("A project needs an owner.")
+    if owner != actor:
+        access.require_admin(conn)
+    with domain_errors():
+        project_id = conn.execute(
+            text(
+                "insert into projects.projects (name, description, owner_id)"
+                " values (:name, :description, :owner) returning id"
+            ),
+            {
+                "name": _clean(name, "project name"),
+                "description": _clean(description, "description"),
+                "owner": owner,
+            },
+        ).scalar_one()
+        conn.execute(
+            text("insert into projects.project_access (project_id, user_id, role) values (:p, :u, 'owner')"),
+            {"p": project_id, "u": owner},
+        )
+    return get_project(conn, project_id=project_id)
+
+
+def update_project(
+    conn: Connection, *, project_id: int, name: str | None = None, description: str | None = None
+) -> Project:
+    """Rename a project or change its description."""
+    access.require_permission(conn, project_id=project_id, permission="can_edit_project")
+    with domain_errors():
+        conn.execute(
+            text(
+                "update projects.projects set name = coalesce(:name, name),"
+                " description = coalesce(:description, description)"
+                " where id = :id and deleted_at is null"
+            ),
+            {
+                "id": project_id,
+                "name": None if name is None else _clean(name, "project name"),
+                "description": None if description is None else _clean(description, "description"),
+            },
+        )
+    return get_project(conn, project_id=project_id)
+
+
+def transfer_ownership(conn: Connection, *, project_id: int, new_owner_id: int) -> Project:
+    """Make another member the accountable owner (they get the owner role)."""
+    access.require_permission(conn, project_id=project_id, permission="can_delete_project")
+    with domain_errors():
+        conn.execute(
+            text(
+                "insert into projects.project_access (project_id, user_id, role)"
+                " values (:p, :u, 'owner') on conflict (project_id, user_id)"
+                " do update set role = 'owner' where project_access.role <> 'owner'"
+            ),
+            {"p": project_id, "u": new_owner_id},
+        )
+        conn.execute(
+            text("update projects.projects set owner_id = :u where id = :p"),
+            {"p": project_id, "u": new_owner_id},
+        )
+    return get_project(conn, project_id=project_id)
+
+
+def soft_delete_project(conn: Connection, *, project_id: int) -> Project:
+    """Hide a project and everything in it from every view; restore brings it back."""
+    access.require_permission(conn, project_id=project_id, permission="can_delete_project")
+    conn.execute(
+        text(
+            "update projects.projects set deleted_at = now(), deleted_by = :actor"
+            " where id = :id and deleted_at is null"
+        ),
+        {"id": project_id, "actor": current_actor(conn)},
+    )
+    return get_project(conn, project_id=project_id, include_deleted=True)
+
+
+def restore_project(conn: Connection, *, project_id: int) -> Project:
+    """Bring a soft-deleted project back (its owner or an admin)."""
+    row = conn.execute(
+        text("select owner_id, deleted_at from projects.projects where id = :id"),
+        {"id": project_id},
+    ).one_or_none()
+    if row is None:
+        raise NotFound("There is no such project, or you do not have access to it.")
+    if row.owner_id != current_actor(conn):
+        access.require_admin(conn)
+    with domain_errors():
+        conn.execute(
+            text(
+                "update projects.projects set deleted_at = null, deleted_by = null"
+                " where id = :id and deleted_at is not null"
+            ),
+            {"id": project_id},
+        )
+    return get_project(conn, project_id=project_id)
+
+
+def project_history(conn: Connection, *, project_id: int, limit: int = 100) -> list[HistoryEntry]:
+    """What changed in a project, newest first."""
+    get_project(conn, project_id=project_id, include_deleted=True)
+    rows = conn.execute(
+        text(
+            "select id, operation, changed_at, changed_by, old_values, new_values, changed_columns"
+            " from projects.project_history where project_id = :p"
+            " order by changed_at desc, id desc limit :limit"
+        ),
+        {"p": project_id, "limit": limit},
+    )
+    return [HistoryEntry(**r._mapping) for r in rows]
+
+
+def onboarding_summary(conn: Connection, *, project_ids: list[int] | None = None) -> pd.DataFrame:
+    """onboarding_project_summary for the projects the acting user may see."""
+    visible = access.visible_project_ids(conn)
+    wanted = (
+        visible
+        if project_ids is None
+        else (project_ids if visible is None else [p for p in project_ids if p in visible])
+    )
+    query = text(
+        "select * from projects.onboarding_project_summary"
+        " where cast(:everything as boolean) or project_id = any(:ids)"
+        " order by lower(project_name)"
+    )
+    return pd.read_sql(query, conn, params={"everything": wanted is None, "ids": wanted or []})

@@ -1,0 +1,253 @@
+"""Users: create, authenticate (argon2id), deactivate, soft delete and restore, system roles."""
+
+from __future__ import annotations
+
+import logging
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, text
+
+from db import access
+from db._sql import domain_errors
+from db.engine import current_actor
+from db.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from db.types import User
+
+log = logging.getLogger(__name__)
+
+# argon2id with argon2-cffi's RFC 9106 "low memory" profile: t=3, m=64 MiB, p=4.
+_hasher = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4)
+# Verified against when the login is unknown, so both paths cost the same time.
+_DUMMY_HASH = _hasher.hash("prosync-timing-equaliser")
+
+MIN_PASSWORD_LENGTH = 10
+COMMON_PASSWORDS = frozenset(
+    {
+        "password", "password1", "password123", "123456789", "1234567890", "qwertyuiop",
+        "iloveyou", "letmein123", "welcome123", "administrator", "changeme123", "passw0rd123",
+        "prosync123", "qwerty1234", "1q2w3e4r5t", "abc1234567", "monkey1234", "dragon1234",
+    }
+)  # fmt: skip
+SYSTEM_ROLES = ("admin", "ops")
+
+_USER_COLUMNS = """
+    u.id, u.login, u.display_name, u.is_active, u.created_at, u.last_login_at, u.deleted_at,
+    coalesce((select array_agg(r.role order by r.role) from users.user_system_role r
+              where r.user_id = u.id), '{}') as system_roles
+"""
+
+
+def _row_to_user(row) -> User:
+    return User(
+        id=row.id,
+        login=row.login,
+        display_name=row.display_name,
+        is_active=row.is_active,
+        system_roles=tuple(row.system_roles),
+        created_at=row.created_at,
+        last_login_at=row.last_login_at,
+        deleted_at=row.deleted_at,
+    )
+
+
+def check_password(password: str, *, login: str) -> None:
+    """Refuse passwords that are short, the e-mail address, or common."""
+    if not isinstance(password, str) or "\x00" in password:
+        raise InvalidInput("The password must be text.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > 1024:
+        raise InvalidInput("The password must have at most 1,024 characters.")
+    lowered = password.lower()
+    if lowered == login.lower() or lowered == login.split("@")[0].lower():
+        raise InvalidInput("The password must not be the e-mail address.")
+    if lowered in COMMON_PASSWORDS:
+        raise InvalidInput("This password is too common; choose another.")
+
+
+def _clean_login(login: str) -> str:
+    if not isinstance(login, str) or not login.strip():
+        raise InvalidInput("An e-mail address is required.")
+    if "\x00" in login:
+        raise InvalidInput("The e-mail address is not valid.")
+    return login.strip()
+
+
+def _clean_name(display_name: str) -> str:
+    if not isinstance(display_name, str) or "\x00" in display_name:
+        raise InvalidInput("The display name must be text.")
+    return display_name.strip()
+
+
+def create_user(
+    conn: Connection,
+    *,
+    login: str,
+    display_name: str,
+    password: str,
+    system_roles: tuple[str, ...] = (),
+) -> User:
+    """Create a user (admins only); the password is stored as an argon2id hash."""
+    access.require_admin(conn)
+    login = _clean_login(login)
+    check_password(password, login=login)
+    unknown = set(system_roles) - set(SYSTEM_ROLES)
+    if unknown:
+        raise InvalidInput(f"Unknown system role: {', '.join(sorted(unknown))}.")
+    with domain_errors():
+        user_id = conn.execute(
+            text(
+                "insert into users.users (login, display_name, password_hash)"
+                " values (:login, :name, :hash) returning id"
+            ),
+            {"login": login, "name": _clean_name(display_name), "hash": _hasher.hash(password)},
+        ).scalar_one()
+        for role in system_roles:
+            conn.execute(
+                text("insert into users.user_system_role (user_id, role) values (:u, :r)"),
+                {"u": user_id, "r": role},
+            )
+    return get_user(conn, user_id=user_id)
+
+
+def get_user(conn: Connection, *, user_id: int) -> User:
+    """One user, deleted or not."""
+    row = conn.execute(
+        text(f"select {_USER_COLUMNS} from users.users u where u.id = :id"), {"id": user_id}
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"There is no user {user_id}.")
+    return _row_to_user(row)
+
+
+def find_user_by_login(conn: Connection, *, login: str) -> User | None:
+    """The user with this e-mail address (any case), or None."""
+    row = conn.execute(
+        text(f"select {_USER_COLUMNS} from users.users u where lower(u.login) = lower(:login)"),
+        {"login": login.strip()},
+    ).one_or_none()
+    return _row_to_user(row) if row else None
+
+
+def list_users(conn: Connection, *, include_deleted: bool = False) -> list[User]:
+    """Every user, for administrators."""
+    access.require_admin(conn)
+    rows = conn.execute(
+        text(
+            f"select {_USER_COLUMNS} from users.users u"
+            " where :all or u.deleted_at is null order by lower(u.login)"
+        ),
+        {"all": include_deleted},
+    )
+    return [_row_to_user(r) for r in rows]
+
+
+def authenticate(conn: Connection, *, login: str, password: str) -> User:
+    """The user whose login and password these are, if active; one message for every failure."""
+    failure = AuthenticationFailed("The e-mail address or password is not correct.")
+    if not isinstance(login, str) or not isinstance(password, str) or "\x00" in login + password:
+        raise failure
+    row = conn.execute(
+        text(
+            "select id, password_hash, is_active and deleted_at is null as usable"
+            " from users.users where lower(login) = lower(:login)"
+        ),
+        {"login": login.strip()},
+    ).one_or_none()
+    try:
+        _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        raise failure from None
+    if row is None or not row.usable:
+        raise failure
+    updates = {"id": row.id, "hash": row.password_hash}
+    if _hasher.check_needs_rehash(row.password_hash):
+        updates["hash"] = _hasher.hash(password)
+    conn.execute(
+        text("update users.users set last_login_at = now(), password_hash = :hash where id = :id"),
+        updates,
+    )
+    return get_user(conn, user_id=row.id)
+
+
+def set_password(conn: Connection, *, user_id: int, password: str) -> None:
+    """Set a new password (the user themself, or an admin)."""
+    if current_actor(conn) != user_id:
+        access.require_admin(conn)
+    user = get_user(conn, user_id=user_id)
+    check_password(password, login=user.login)
+    conn.execute(
+        text("update users.users set password_hash = :hash, password_changed_at = now() where id = :id"),
+        {"hash": _hasher.hash(password), "id": user_id},
+    )
+
+
+def _set_state(conn: Connection, user_id: int, assignments: str, *, verb: str) -> User:
+    access.require_admin(conn)
+    if current_actor(conn) == user_id:
+        raise Conflict(f"You cannot {verb} your own account.")
+    found = conn.execute(
+        text(f"update users.users set {assignments} where id = :id returning id"),
+        {"id": user_id, "actor": current_actor(conn)},
+    ).one_or_none()
+    if found is None:
+        raise NotFound(f"There is no user {user_id}.")
+    if verb in ("deactivate", "delete"):
+        # Their open sessions stop working at once.
+        conn.execute(
+            text(
+                "update auth.sessions set revoked_at = now(), revoked_by = :actor,"
+                " revoke_reason = :reason where user_id = :id and revoked_at is null"
+            ),
+            {"id": user_id, "actor": current_actor(conn), "reason": f"user {verb}d"},
+        )
+    return get_user(conn, user_id=user_id)
+
+
+def deactivate_user(conn: Connection, *, user_id: int) -> User:
+    """Stop a user from signing in and end their sessions (admins only)."""
+    return _set_state(conn, user_id, "is_active = false", verb="deactivate")
+
+
+def activate_user(conn: Connection, *, user_id: int) -> User:
+    """Let a deactivated user sign in again (admins only)."""
+    return _set_state(conn, user_id, "is_active = true", verb="activate")
+
+
+def soft_delete_user(conn: Connection, *, user_id: int) -> User:
+    """Hide a user everywhere and end their sessions; restore brings them back (admins only)."""
+    return _set_state(
+        conn,
+        user_id,
+        "deleted_at = coalesce(deleted_at, now()), deleted_by = :actor",
+        verb="delete",
+    )
+
+
+def restore_user(conn: Connection, *, user_id: int) -> User:
+    """Undo a soft delete (admins only)."""
+    return _set_state(conn, user_id, "deleted_at = null, deleted_by = null", verb="restore")
+
+
+def grant_system_role(conn: Connection, *, user_id: int, role: str) -> None:
+    """Give a user the admin or ops role (admins only)."""
+    access.require_admin(conn)
+    if role not in SYSTEM_ROLES:
+        raise InvalidInput(f"Unknown system role: {role}.")
+    get_user(conn, user_id=user_id)
+    conn.execute(
+        text("insert into users.user_system_role (user_id, role) values (:u, :r) on conflict do nothing"),
+        {"u": user_id, "r": role},
+    )
+
+
+def revoke_system_role(conn: Connection, *, user_id: int, role: str) -> None:
+    """Take the admin or ops role away (admins only)."""
+    access.require_admin(conn)
+    if current_actor(conn) == user_id and role == "admin":
+        raise Conflict("You cannot remove your own admin role.")
+    conn.execute(
+        text("delete from users.user_system_role where user_id = :u and role = :r"),
+        {"u": user_id, "r": role},
+    )

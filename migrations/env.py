@@ -1,0 +1,40 @@
+"""Alembic environment: the URL comes from ProSync's settings (or the caller), never from a file."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine, pool, text
+
+from db.engine import database_url, sqlalchemy_url
+
+config = context.config
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    url = config.attributes.get("url") or database_url()
+    engine = create_engine(sqlalchemy_url(url), poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        _run(conn)
+    engine.dispose()
+
+
+def _run(connection) -> None:
+    # Fail fast instead of queueing behind a long lock held by a running dashboard.
+    connection.execute(text("set lock_timeout = '15s'"))
+    connection.commit()
+    context.configure(
+        connection=connection,
+        target_metadata=None,
+        transaction_per_migration=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise SystemExit("ProSync migrations run online only: use `prosync db upgrade`.")
+run_migrations_online()

@@ -1,0 +1,182 @@
+"""Fixtures: a real PostgreSQL (embedded 18 by default, or PROSYNC_TEST_DATABASE_URL), migrated
+once per session; each test runs in a transaction that is rolled back."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+from sqlalchemy import Connection, Engine, create_engine, make_url, text
+
+from db import access, migrate, projects, staging, users
+from db.embedded import ensure_server
+from db.engine import set_actor, sqlalchemy_url
+from db.types import Project, StagedFile, User
+
+_counter = itertools.count(1)
+TEST_PASSWORD = "correct-horse-battery"
+
+
+def _with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory) -> str:
+    """URL of a maintenance database on the test server."""
+    external = os.environ.get("PROSYNC_TEST_DATABASE_URL")
+    if external:
+        return external
+    return ensure_server(tmp_path_factory.mktemp("pg") / "pgdata")
+
+
+def create_database(server_url: str, name: str) -> str:
+    """A new, empty database on the test server; returns its URL."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+        conn.execute(f'create database "{name}"')
+    return _with_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url) -> str:
+    url = create_database(server_url, "prosync_test")
+    migrate.upgrade(url=url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url) -> Iterator[Engine]:
+    eng = create_engine(sqlalchemy_url(database_url), pool_size=10)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def conn(engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with engine.connect() as connection:
+        outer = connection.begin()
+        try:
+            yield connection
+        finally:
+            connection.info.pop("system", None)
+            connection.info.pop("actor_id", None)
+            outer.rollback()
+
+
+@contextmanager
+def acting(conn: Connection, user: User | None):
+    """Run the block as `user` (None: as the command line), in a savepoint.
+
+    A refused write rolls back to the savepoint, as the application's transaction would roll
+    back, so a test can go on checking what was (not) written.
+    """
+    previous = (conn.info.get("actor_id"), conn.info.get("system"))
+    savepoint = conn.begin_nested()
+    set_actor(conn, None if user is None else user.id)
+    conn.info["system"] = user is None
+    try:
+        yield conn
+    except BaseException:
+        savepoint.rollback()
+        raise
+    else:
+        if conn.in_transaction() and _aborted(conn):
+            savepoint.rollback()  # a refusal was caught inside the block (pytest.raises)
+        else:
+            savepoint.commit()
+    finally:
+        conn.info["actor_id"], conn.info["system"] = previous
+        if conn.in_transaction() and previous[0] is not None:
+            set_actor(conn, previous[0])
+
+
+def _aborted(conn: Connection) -> bool:
+    status = conn.connection.driver_connection.info.transaction_status
+    return status == psycopg.pq.TransactionStatus.INERROR
+
+
+# Factories: each states only what the test cares about.
+
+
+def make_user(conn: Connection, *, roles: tuple[str, ...] = (), **fields) -> User:
+    n = next(_counter)
+    with acting(conn, None):
+        return users.create_user(
+            conn,
+            login=fields.get("login", f"user{n}@example.com"),
+            display_name=fields.get("display_name", f"User {n}"),
+            password=fields.get("password", TEST_PASSWORD),
+            system_roles=roles,
+        )
+
+
+def make_project(conn: Connection, *, owner: User, name: str | None = None, members=()) -> Project:
+    """A project owned by `owner`; members is a list of (user, role)."""
+    with acting(conn, owner):
+        project = projects.create_project(conn, name=name or f"Project {next(_counter)}")
+        for user, role in members:
+            access.grant_access(conn, project_id=project.id, user_id=user.id, role=role)
+    return project
+
+
+def make_checksum(content: bytes | None = None) -> str:
+    return hashlib.sha256(content or f"content {next(_counter)}".encode()).hexdigest()
+
+
+def make_staged(conn: Connection, *, project: Project, uploader: User, **fields) -> StagedFile:
+    checksum = fields.pop("checksum", None) or make_checksum()
+    with acting(conn, uploader):
+        return staging.enqueue(
+            conn,
+            project_id=project.id,
+            original_name=fields.pop("original_name", f"file-{next(_counter)}.pdf"),
+            checksum=checksum,
+            size_bytes=fields.pop("size_bytes", 1234),
+            detected_mime=fields.pop("detected_mime", "application/pdf"),
+            storage_code="local",
+            object_key=f"sha256/{checksum[:2]}/{checksum}",
+            **fields,
+        )
+
+
+def count(conn: Connection, sql: str, **params) -> int:
+    return conn.execute(text(sql), params).scalar_one()
+
+
+@pytest.fixture(scope="session")
+def demo_url(server_url, tmp_path_factory) -> str:
+    """A database of its own holding the committed demo data set (for screens and the CLI)."""
+    from db.demo import load_demo
+
+    url = create_database(server_url, "prosync_demo")
+    migrate.upgrade(url=url)
+    storage = tmp_path_factory.mktemp("objects")
+    os.environ["PROSYNC_STORAGE_DIR"] = str(storage)
+    _refresh_settings()
+    engine = create_engine(sqlalchemy_url(url))
+    assert load_demo(engine) is True
+    engine.dispose()
+    return url
+
+
+def _refresh_settings() -> None:
+    from db.settings import get_settings
+
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def demo_env(demo_url, monkeypatch):
+    """Point ProSync's settings (as the app reads them) at the demo database."""
+    monkeypatch.setenv("DATABASE_URL", demo_url)
+    _refresh_settings()
+    yield demo_url
+    monkeypatch.undo()
+    _refresh_settings()

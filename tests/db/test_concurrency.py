@@ -1,0 +1,105 @@
+"""Races resolved by the database itself, with real concurrent transactions (committed data)."""
+
+import threading
+
+import pytest
+from sqlalchemy import create_engine
+
+from db import migrate, projects, staging, users
+from db.engine import sqlalchemy_url, system_transaction, transaction
+from db.errors import Conflict, DuplicateContent
+from tests.conftest import create_database, make_checksum
+
+
+@pytest.fixture(scope="module")
+def committed(server_url):
+    """A database of its own, since these tests must commit."""
+    url = create_database(server_url, "prosync_concurrency")
+    migrate.upgrade(url=url)
+    engine = create_engine(sqlalchemy_url(url), pool_size=4)
+    with system_transaction(engine=engine) as conn:
+        owner = users.create_user(
+            conn, login="race-owner@example.com", display_name="Owner", password="race-owner-pw1"
+        )
+    with transaction(actor_id=owner.id, engine=engine) as conn:
+        project = projects.create_project(conn, name="Race")
+    yield engine, owner, project
+    engine.dispose()
+
+
+def _enqueue(engine, owner, project, checksum, hold=None):
+    with transaction(actor_id=owner.id, engine=engine) as conn:
+        staged = staging.enqueue(
+            conn,
+            project_id=project.id,
+            original_name="same.pdf",
+            checksum=checksum,
+            size_bytes=42,
+            detected_mime="application/pdf",
+            storage_code="local",
+            object_key=f"sha256/{checksum}",
+        )
+        if hold:
+            hold()
+        return staged
+
+
+def test_duplicate_content_is_refused_under_two_concurrent_transactions(committed):
+    engine, owner, project = committed
+    checksum = make_checksum()
+    inserted, release = threading.Event(), threading.Event()
+    results = {}
+
+    def first():
+        def hold():
+            inserted.set()
+            release.wait(10)  # keep the transaction open while the second one tries
+
+        results["first"] = _enqueue(engine, owner, project, checksum, hold)
+
+    def second():
+        inserted.wait(10)
+        # The first transaction has not committed: a lookup cannot see its row, only the unique
+        # index can. Release the first one shortly after this one blocks on that index.
+        threading.Timer(0.5, release.set).start()
+        try:
+            results["second"] = _enqueue(engine, owner, project, checksum)
+        except DuplicateContent as error:
+            results["second"] = error
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert results["first"].checksum == checksum
+    assert isinstance(results["second"], DuplicateContent)
+    assert "already waiting for review" in str(results["second"])
+    with transaction(actor_id=owner.id, engine=engine) as conn:
+        pending = staging.list_pending(conn, limit=100).rows
+    assert [p["checksum"] for p in pending].count(checksum) == 1
+
+
+def test_two_reviewers_approving_at_once_promote_once(committed):
+    engine, owner, project = committed
+    staged = _enqueue(engine, owner, project, make_checksum())
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def approve():
+        barrier.wait(10)
+        try:
+            with transaction(actor_id=owner.id, engine=engine) as conn:
+                outcomes.append(staging.approve(conn, ingest_id=staged.id))
+        except Conflict as error:
+            outcomes.append(error)
+
+    threads = [threading.Thread(target=approve) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    documents = [o for o in outcomes if not isinstance(o, Conflict)]
+    conflicts = [o for o in outcomes if isinstance(o, Conflict)]
+    assert len(documents) == 1 and len(conflicts) == 1
+    assert "already handled" in str(conflicts[0])

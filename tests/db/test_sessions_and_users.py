@@ -1,0 +1,118 @@
+"""Sessions and users through the data-access module."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from db import sessions, users
+from db.errors import AuthenticationFailed, Conflict, PermissionDenied
+from tests.conftest import TEST_PASSWORD, acting, count, make_user
+
+
+def test_only_the_hash_of_a_session_token_is_stored(conn):
+    user = make_user(conn)
+    with acting(conn, user):
+        new = sessions.create_session(conn, user_id=user.id, user_agent="pytest", ip_address="10.1.2.3")
+    assert len(new.token) >= 43  # 256 bits, url-safe base64
+    stored = conn.execute(
+        text("select token_hash from auth.sessions where id = cast(:id as uuid)"), {"id": new.session.id}
+    ).scalar_one()
+    assert bytes(stored) == sessions.hash_token(new.token) and new.token.encode() not in bytes(stored)
+    assert count(conn, "select count(*) from audit.audit_log where new_values ? 'token_hash'") == 0
+    assert sessions.resolve_session(conn, token=new.token).ip_address == "10.1.2.3"
+
+
+def test_revoked_expired_and_idle_sessions_are_refused_with_the_reason(conn):
+    user = make_user(conn)
+    with acting(conn, user):
+        revoked = sessions.create_session(conn, user_id=user.id)
+        sessions.revoke_session(conn, session_id=revoked.session.id)
+        with pytest.raises(AuthenticationFailed, match="signed out"):
+            sessions.resolve_session(conn, token=revoked.token)
+        idle = sessions.create_session(conn, user_id=user.id)
+        conn.execute(
+            text(
+                "update auth.sessions set created_at = now() - interval '3 hours',"
+                " last_active_at = now() - interval '2 hours' where id = cast(:id as uuid)"
+            ),
+            {"id": idle.session.id},
+        )
+        with pytest.raises(AuthenticationFailed, match="inactivity"):
+            sessions.resolve_session(conn, token=idle.token, idle=timedelta(minutes=30))
+        short = sessions.create_session(conn, user_id=user.id, lifetime=timedelta(hours=1))
+        conn.execute(
+            text(
+                "update auth.sessions set created_at = now() - interval '2 hours',"
+                " last_active_at = now() - interval '1 minute',"
+                " expires_at = now() - interval '1 hour' where id = cast(:id as uuid)"
+            ),
+            {"id": short.session.id},
+        )
+        with pytest.raises(AuthenticationFailed, match="expired"):
+            sessions.resolve_session(conn, token=short.token)
+        with pytest.raises(AuthenticationFailed, match="not valid"):
+            sessions.resolve_session(conn, token="made-up")
+
+
+def test_touch_writes_at_most_once_a_minute_and_is_not_audited(conn):
+    user = make_user(conn)
+    with acting(conn, user):
+        new = sessions.create_session(conn, user_id=user.id)
+        before = count(conn, "select count(*) from audit.audit_log where table_name = 'sessions'")
+        assert sessions.touch_session(conn, session_id=new.session.id) is False
+        conn.execute(
+            text(
+                "update auth.sessions set created_at = now() - interval '5 minutes',"
+                " last_active_at = now() - interval '2 minutes' where id = cast(:id as uuid)"
+            ),
+            {"id": new.session.id},
+        )
+        mid = count(conn, "select count(*) from audit.audit_log where table_name = 'sessions'")
+        assert sessions.touch_session(conn, session_id=new.session.id) is True
+        after = count(conn, "select count(*) from audit.audit_log where table_name = 'sessions'")
+    assert after == mid and mid == before + 1  # only the created_at edit above, not the touch
+
+
+def test_deactivating_a_user_ends_their_sessions_and_sign_in(conn):
+    admin, user = make_user(conn, roles=("admin",)), make_user(conn)
+    with acting(conn, user):
+        new = sessions.create_session(conn, user_id=user.id)
+    with acting(conn, admin):
+        users.deactivate_user(conn, user_id=user.id)
+    with pytest.raises(AuthenticationFailed):
+        sessions.resolve_session(conn, token=new.token)
+    with acting(conn, None), pytest.raises(AuthenticationFailed, match="not correct"):
+        users.authenticate(conn, login=user.login, password=TEST_PASSWORD)
+
+
+def test_only_admins_manage_users_and_not_themselves(conn):
+    admin, user = make_user(conn, roles=("admin",)), make_user(conn)
+    with acting(conn, user), pytest.raises(PermissionDenied, match="administrator"):
+        users.deactivate_user(conn, user_id=admin.id)
+    with acting(conn, admin), pytest.raises(Conflict, match="your own"):
+        users.deactivate_user(conn, user_id=admin.id)
+
+
+def test_a_user_sees_only_their_own_sessions(conn):
+    one, other = make_user(conn), make_user(conn)
+    with acting(conn, one):
+        sessions.create_session(conn, user_id=one.id)
+        assert len(sessions.list_sessions(conn, user_id=one.id)) == 1
+        with pytest.raises(PermissionDenied):
+            sessions.list_sessions(conn, user_id=other.id)
+
+
+def test_password_change_is_audited_without_the_hash(conn):
+    user = make_user(conn)
+    with acting(conn, user):
+        users.set_password(conn, user_id=user.id, password="a-brand-new-passphrase")
+        assert users.authenticate(conn, login=user.login, password="a-brand-new-passphrase").id == user.id
+    row = conn.execute(
+        text(
+            "select changed_columns, new_values from audit.audit_log where table_name = 'users'"
+            " and record_id = :id and 'password_hash' = any(changed_columns)"
+        ),
+        {"id": str(user.id)},
+    ).one()
+    assert "password_hash" not in (row.new_values or {})
