@@ -51,6 +51,8 @@ CONSTRAINT_MESSAGES: Mapping[str, tuple[type[ProSyncError], str]] = {
     ),
     "contents_size_positive": (InvalidInput, "The file is empty."),
     "contents_checksum_sha256": (InvalidInput, "The checksum must be a SHA-256 in lowercase hex."),
+    "documents_description_length": (InvalidInput, "The description is longer than 10,000 characters."),
+    "documents_ingest_notes_length": (InvalidInput, "Notes are longer than 10,000 characters."),
     "documents_name_check": (
         InvalidInput,
         "A file name must be 1 to 255 characters with no '/', '\\' or control characters.",

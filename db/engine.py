@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from db import embedded
+from db._sql import domain_errors
 from db.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,11 @@ def is_system(conn: Connection) -> bool:
 
 @contextmanager
 def transaction(*, actor_id: int | None, engine: Engine | None = None) -> Iterator[Connection]:
-    """One unit of work: begin, set the actor, commit on success, roll back on any error."""
-    with (engine or get_engine()).begin() as conn:
+    """One unit of work: begin, set the actor, commit on success, roll back on any error.
+
+    Constraints checked at commit (deferred ones) raise the same domain errors as immediate ones.
+    """
+    with domain_errors(), (engine or get_engine()).begin() as conn:
         set_actor(conn, actor_id)
         try:
             yield conn
@@ -87,7 +91,7 @@ def system_transaction(*, engine: Engine | None = None) -> Iterator[Connection]:
     The audit actor is null, as for any write made outside the application; permission checks
     pass because whoever runs the command already holds the database credentials.
     """
-    with (engine or get_engine()).begin() as conn:
+    with domain_errors(), (engine or get_engine()).begin() as conn:
         set_actor(conn, None)
         conn.info["system"] = True
         try:

@@ -1,0 +1,121 @@
+"""Read functions: keyset pages, filters, the review lists, the audit trail."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+
+from db import audit, documents, projects, staging
+from db.types import Cursor
+from tests.conftest import acting, make_project, make_staged, make_user
+
+
+def _documents(conn, project, owner, n):
+    ids = []
+    for _ in range(n):
+        staged = make_staged(conn, project=project, uploader=owner)
+        with acting(conn, owner):
+            ids.append(staging.approve(conn, ingest_id=staged.id).id)
+    return ids
+
+
+def test_keyset_pages_walk_every_document_once_newest_first(conn):
+    owner = make_user(conn)
+    project = make_project(conn, owner=owner)
+    ids = _documents(conn, project, owner, 7)
+    # Spread them over time (and partitions) so the order is by date, then id.
+    for i, doc_id in enumerate(ids):
+        conn.execute(
+            text(
+                "update documents.documents set uploaded_at = now() - make_interval(days => :d)"
+                " where id = :id"
+            ),
+            {"d": (i % 3) * 100, "id": doc_id},
+        )
+    seen, cursor, pages = [], None, 0
+    with acting(conn, owner):
+        while True:
+            page = documents.list_active_documents(conn, project_id=project.id, after=cursor, limit=3)
+            seen += page.rows
+            pages += 1
+            if page.next is None:
+                break
+            cursor = page.next
+    assert pages == 3 and sorted(d.id for d in seen) == sorted(ids)
+    keys = [(d.uploaded_at, d.id) for d in seen]
+    assert keys == sorted(keys, reverse=True)
+
+
+def test_document_filters(conn):
+    owner = make_user(conn)
+    project = make_project(conn, owner=owner)
+    pdf = make_staged(conn, project=project, uploader=owner, original_name="Budget_2026.pdf")
+    png = make_staged(
+        conn, project=project, uploader=owner, original_name="logo.png", detected_mime="image/png"
+    )
+    with acting(conn, owner):
+        staging.approve(conn, ingest_id=pdf.id)
+        staging.approve(conn, ingest_id=png.id)
+        by_type = documents.list_active_documents(conn, project_id=project.id, mime_type="image/png")
+        by_name = documents.list_active_documents(conn, project_id=project.id, name_contains="get_2")
+        wildcard = documents.list_active_documents(conn, project_id=project.id, name_contains="%")
+        recent = documents.list_active_documents(
+            conn, project_id=project.id, uploaded_from=datetime.now(UTC) - timedelta(days=1)
+        )
+        future = documents.list_active_documents(
+            conn, project_id=project.id, uploaded_from=datetime.now(UTC) + timedelta(days=1)
+        )
+    assert [d.name for d in by_type.rows] == ["logo.png"]
+    assert [d.name for d in by_name.rows] == ["Budget_2026.pdf"]  # "_" is literal, not a wildcard
+    assert wildcard.rows == []
+    assert len(recent.rows) == 2 and future.rows == []
+
+
+def test_review_lists_only_cover_projects_the_user_may_review(conn):
+    owner, contributor, reviewer = make_user(conn), make_user(conn), make_user(conn)
+    project = make_project(conn, owner=owner, members=[(contributor, "contributor"), (reviewer, "reviewer")])
+    other = make_project(conn, owner=owner)
+    first = make_staged(conn, project=project, uploader=contributor)
+    second = make_staged(conn, project=project, uploader=contributor)
+    make_staged(conn, project=other, uploader=owner)
+    with acting(conn, reviewer):
+        queue = staging.list_pending(conn)
+        staging.reject(
+            conn, ingest_id=second.id, reason="Duplicate of the signed copy", reviewer_notes="ask Li"
+        )
+        rejected = staging.list_rejected(conn)
+    assert [r["id"] for r in queue.rows] == [first.id, second.id]  # oldest first
+    assert [(r["id"], r["rejection_reason"]) for r in rejected.rows] == [
+        (second.id, "Duplicate of the signed copy")
+    ]
+    with acting(conn, contributor):
+        assert staging.list_pending(conn).rows == []
+
+
+def test_audit_trail_filters(conn):
+    owner, member = make_user(conn), make_user(conn)
+    project = make_project(conn, owner=owner, members=[(member, "maintainer")])
+    with acting(conn, member):
+        projects.update_project(conn, project_id=project.id, description="edited by member")
+    with acting(conn, owner):
+        everything = audit.audit_trail(conn, project_id=project.id)
+        by_member = audit.audit_trail(conn, project_id=project.id, actor_id=member.id)
+        updates = audit.audit_trail(conn, project_id=project.id, action="update", table_name="projects")
+        none_yet = audit.audit_trail(
+            conn, project_id=project.id, since=datetime.now(UTC) + timedelta(hours=1)
+        )
+    assert len(everything) >= 3  # project insert, owner grant, member grant, update
+    assert set(by_member.action) == {"update"} and set(by_member.actor_login) == {member.login}
+    assert updates.new_values.tolist() == [{"description": "edited by member"}]
+    assert none_yet.empty
+    assert list(everything["timestamp"]) == sorted(everything["timestamp"], reverse=True)
+
+
+def test_a_cursor_from_another_query_cannot_leak_rows(conn):
+    owner, stranger = make_user(conn), make_user(conn)
+    project = make_project(conn, owner=owner)
+    _documents(conn, project, owner, 2)
+    with acting(conn, stranger):
+        page = documents.list_active_documents(
+            conn, after=Cursor(datetime.now(UTC) + timedelta(days=1), 10**9)
+        )
+    assert page.rows == []

@@ -1,0 +1,60 @@
+"""transaction(): one unit of work, committed whole or not at all; errors at commit are domain errors."""
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from db import access, migrate, projects, users
+from db.engine import sqlalchemy_url, system_transaction, transaction
+from db.errors import Conflict, InvalidInput
+from tests.conftest import create_database
+
+
+@pytest.fixture(scope="module")
+def engine(server_url):
+    url = create_database(server_url, "prosync_transactions")
+    migrate.upgrade(url=url)
+    engine = create_engine(sqlalchemy_url(url))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def owner(engine):
+    with system_transaction(engine=engine) as conn:
+        return users.create_user(conn, login="tx@example.com", display_name="Tx", password="tx-password-1")
+
+
+def _project_count(engine, name):
+    with engine.connect() as conn:
+        return conn.execute(
+            text("select count(*) from projects.projects where name = :n"), {"n": name}
+        ).scalar_one()
+
+
+def test_a_failure_later_in_the_unit_leaves_nothing_written(engine, owner):
+    with pytest.raises(InvalidInput), transaction(actor_id=owner.id, engine=engine) as conn:
+        projects.create_project(conn, name="Half written")
+        projects.create_project(conn, name="  ")  # refused: the first is rolled back with it
+    assert _project_count(engine, "Half written") == 0
+    with engine.connect() as conn:
+        audited = conn.execute(
+            text("select count(*) from audit.audit_log where new_values ->> 'name' = 'Half written'")
+        ).scalar_one()
+    assert audited == 0
+
+
+def test_a_deferred_constraint_failing_at_commit_is_a_domain_error(engine, owner):
+    with pytest.raises(Conflict, match="must keep its owner"):
+        with transaction(actor_id=owner.id, engine=engine) as conn:
+            project = projects.create_project(conn, name="Ownerless")
+            conn.execute(text("delete from projects.project_access where project_id = :p"), {"p": project.id})
+    assert _project_count(engine, "Ownerless") == 0
+
+
+def test_the_actor_is_set_on_the_transaction_and_only_on_it(engine, owner):
+    with transaction(actor_id=owner.id, engine=engine) as conn:
+        assert conn.execute(text("select system.current_actor()")).scalar_one() == owner.id
+        project = projects.create_project(conn, name="Acted")
+        assert access.project_role(conn, project_id=project.id).role == "owner"
+    with engine.connect() as conn:
+        assert conn.execute(text("select system.current_actor()")).scalar_one() is None
