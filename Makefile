@@ -4,7 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test lint
+.PHONY: run test install install-test lint browser
+
+# Debian's Chromium for the end-to-end tests (never a downloaded browser build).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("ProSync needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -24,5 +27,9 @@ lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+browser:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+test: lint browser
 	$(BIN)/python -m pytest

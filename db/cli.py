@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from db.errors import ProSyncError
 
 log = logging.getLogger("prosync")
-APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+SERVER = Path(__file__).resolve().parent.parent / "dashboard" / "server.py"
 
 
 class CommandError(Exception):
@@ -124,7 +124,7 @@ def _serve(args) -> None:
     # Streamlit runs in this process, so the embedded server (started above) lives exactly as
     # long as the dashboard does.
     sys.argv = [
-        "streamlit", "run", str(APP),
+        "streamlit", "run", str(SERVER),
         "--server.address", args.host,
         "--server.port", str(args.port),
         "--server.headless", "true",

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Connection, text
 
-from db import access
-from db.engine import current_actor
+from db import access, users
+from db.engine import current_actor, set_actor
 from db.errors import AuthenticationFailed, NotFound
 from db.settings import get_settings
 from db.types import Session
 
 TOUCH_INTERVAL = timedelta(minutes=1)
+THROTTLE_FAILURES = 5
+THROTTLE_WINDOW = timedelta(minutes=15)
 _COLUMNS = (
     "s.id::text as id, s.user_id, s.created_at, s.expires_at, s.last_active_at, s.revoked_at,"
     " s.user_agent, host(s.ip_address) as ip_address"
@@ -31,6 +35,13 @@ class NewSession:
 
 def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
+
+
+def _ip_or_none(value: str | None) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value)) if value else None
+    except ValueError:
+        return None  # a proxy or test client that does not give a real address
 
 
 def create_session(
@@ -55,15 +66,65 @@ def create_session(
             "h": hash_token(token),
             "life": lifetime,
             "ua": (user_agent or "")[:1000] or None,
-            "ip": ip_address or None,
+            "ip": _ip_or_none(ip_address),
         },
     ).one()
     return NewSession(session=Session(**row._mapping), token=token)
 
 
+@dataclass(frozen=True)
+class SignInOutcome:
+    new: NewSession | None  # None when refused
+    message: str | None  # why, for the person; never says whether the e-mail exists
+
+
+def _event(conn: Connection, action: str, record: str, user_agent: str | None, ip: str | None) -> None:
+    conn.execute(
+        text("select audit.record_event(:action, 'sign_in', :record, cast(:context as jsonb))"),
+        {
+            "action": action,
+            "record": record,
+            "context": json.dumps({"ip_address": ip, "user_agent": (user_agent or "")[:300]}),
+        },
+    )
+
+
+def sign_in(
+    conn: Connection, *, login: str, password: str, user_agent: str | None, ip_address: str | None
+) -> SignInOutcome:
+    """Check credentials, throttle repeated failures, open a session; every outcome is audited.
+
+    Returns instead of raising, so the caller commits the audit row of a failure too.
+    """
+    key = (login or "").strip().lower()[:254]
+    failures = conn.execute(
+        text(
+            "select count(*) from audit.audit_log where action = 'sign_in_failed'"
+            ' and record_id = :key and "timestamp" > now() - :window'
+        ),
+        {"key": key, "window": THROTTLE_WINDOW},
+    ).scalar_one()
+    if failures >= THROTTLE_FAILURES:
+        _event(conn, "sign_in_throttled", key, user_agent, ip_address)
+        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
+        return SignInOutcome(None, f"Too many failed sign-ins. Wait {minutes} minutes and try again.")
+    try:
+        user = users.authenticate(conn, login=login, password=password)
+    except AuthenticationFailed as error:
+        _event(conn, "sign_in_failed", key, user_agent, ip_address)
+        return SignInOutcome(None, str(error))
+    set_actor(conn, user.id)
+    conn.execute(text("update users.users set last_login_at = now() where id = :id"), {"id": user.id})
+    new = create_session(conn, user_id=user.id, user_agent=user_agent, ip_address=ip_address)
+    _event(conn, "sign_in", str(user.id), user_agent, ip_address)
+    return SignInOutcome(new, None)
+
+
 def resolve_session(conn: Connection, *, token: str, idle: timedelta | None = None) -> Session:
     """The live session behind a token; says why when it is not (revoked, expired, idle)."""
     idle = idle or timedelta(minutes=get_settings().session_idle_minutes)
+    if not isinstance(token, str) or not 20 <= len(token) <= 200:
+        raise AuthenticationFailed("Your session is not valid. Please sign in.")
     wanted = hash_token(token)
     row = conn.execute(
         text(

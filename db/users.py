@@ -161,13 +161,11 @@ def authenticate(conn: Connection, *, login: str, password: str) -> User:
         raise failure from None
     if row is None or not row.usable:
         raise failure
-    updates = {"id": row.id, "hash": row.password_hash}
     if _hasher.check_needs_rehash(row.password_hash):
-        updates["hash"] = _hasher.hash(password)
-    conn.execute(
-        text("update users.users set last_login_at = now(), password_hash = :hash where id = :id"),
-        updates,
-    )
+        conn.execute(
+            text("update users.users set password_hash = :hash where id = :id"),
+            {"id": row.id, "hash": _hasher.hash(password)},
+        )
     return get_user(conn, user_id=row.id)
 
 

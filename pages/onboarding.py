@@ -34,7 +34,6 @@ st.dataframe(
         ]
     ],  # fmt: skip
     hide_index=True,
-    use_container_width=True,
     column_config={
         "project_name": "Project",
         "owner_name": "Owner",

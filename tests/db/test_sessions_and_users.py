@@ -116,3 +116,49 @@ def test_password_change_is_audited_without_the_hash(conn):
         {"id": str(user.id)},
     ).one()
     assert "password_hash" not in (row.new_values or {})
+
+
+def test_sign_in_is_throttled_after_five_failures_and_every_attempt_is_audited(conn):
+    user = make_user(conn, password="the-real-passphrase")
+    for _ in range(5):
+        outcome = sessions.sign_in(
+            conn, login=user.login.upper(), password="wrong-guess-123", user_agent="ua", ip_address="10.0.0.9"
+        )
+        assert outcome.new is None and outcome.message == "The e-mail address or password is not correct."
+    blocked = sessions.sign_in(
+        conn, login=user.login, password="the-real-passphrase", user_agent="ua", ip_address="10.0.0.9"
+    )
+    assert blocked.new is None and "Too many failed sign-ins" in blocked.message
+    rows = conn.execute(
+        text(
+            "select action, context ->> 'ip_address' as ip from audit.audit_log"
+            " where record_id = :key and table_name = 'sign_in' order by id"
+        ),
+        {"key": user.login.lower()},
+    ).all()
+    assert [r.action for r in rows] == ["sign_in_failed"] * 5 + ["sign_in_throttled"]
+    assert {r.ip for r in rows} == {"10.0.0.9"}
+
+
+def test_unknown_email_is_throttled_the_same_way(conn):
+    for _ in range(5):
+        sessions.sign_in(conn, login="ghost@example.com", password="x" * 12, user_agent=None, ip_address=None)
+    blocked = sessions.sign_in(
+        conn, login="ghost@example.com", password="x" * 12, user_agent=None, ip_address=None
+    )
+    assert "Too many failed sign-ins" in blocked.message
+
+
+def test_successful_sign_in_opens_a_session_with_the_user_as_actor(conn):
+    user = make_user(conn, password="the-real-passphrase")
+    outcome = sessions.sign_in(
+        conn, login=user.login, password="the-real-passphrase", user_agent="Firefox", ip_address="192.0.2.4"
+    )
+    assert outcome.new is not None and outcome.new.session.user_id == user.id
+    actors = conn.execute(
+        text(
+            "select action, actor_id from audit.audit_log where table_name in ('sessions', 'sign_in')"
+            " order by id desc limit 2"
+        )
+    ).all()
+    assert {(r.action, r.actor_id) for r in actors} == {("insert", user.id), ("sign_in", user.id)}

@@ -1,0 +1,94 @@
+"""The sign-in and sign-out routes and the redirect middleware, over real HTTP semantics
+(Starlette's TestClient) against the demo database."""
+
+import re
+
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from dashboard.auth_routes import ROUTES, SESSION_COOKIE, SignInRedirect
+from db import sessions
+from db.demo import DEMO_PASSWORD
+from db.engine import transaction
+from db.errors import AuthenticationFailed
+
+
+@pytest.fixture
+def client(demo_env):
+    async def home(request):
+        return PlainTextResponse("dashboard")
+
+    app = Starlette(routes=[*ROUTES, Route("/", home)], middleware=[Middleware(SignInRedirect)])
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+def _form(client):
+    page = client.get("/auth/sign-in")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    return page, token
+
+
+def _sign_in(client, email, password, **headers):
+    _, token = _form(client)
+    return client.post(
+        "/auth/sign-in",
+        data={"email": email, "password": password, "csrf": token},
+        headers={"origin": "http://testserver", **headers},
+        follow_redirects=False,
+    )
+
+
+def test_signed_out_page_request_goes_to_the_sign_in_form(client):
+    response = client.get("/", headers={"accept": "text/html"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/auth/sign-in"
+    page, _ = _form(client)
+    assert 'for="email">Email<' in page.text and 'for="password">Password<' in page.text
+    assert ">Sign in</button>" in page.text
+
+
+def test_sign_in_sets_an_httponly_strict_cookie_and_only_its_hash_is_stored(client):
+    response = _sign_in(client, "lead@example.com", DEMO_PASSWORD, **{"user-agent": "route-test"})
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    header = next(h for h in response.headers.get_list("set-cookie") if h.startswith(SESSION_COOKIE))
+    assert "HttpOnly" in header and "SameSite=strict" in header and "Path=/" in header
+    token = client.cookies[SESSION_COOKIE]
+    assert token not in response.headers["location"]
+    with transaction(actor_id=None) as conn:
+        session = sessions.resolve_session(conn, token=token)
+    assert session.user_agent == "route-test"
+    assert client.get("/", headers={"accept": "text/html"}).text == "dashboard"
+
+
+def test_sign_in_without_the_csrf_token_or_from_another_origin_is_refused(client):
+    _form(client)
+    no_token = client.post("/auth/sign-in", data={"email": "lead@example.com", "password": DEMO_PASSWORD})
+    assert no_token.status_code == 403 and SESSION_COOKIE not in client.cookies
+    _, token = _form(client)
+    cross = client.post(
+        "/auth/sign-in",
+        data={"email": "lead@example.com", "password": DEMO_PASSWORD, "csrf": token},
+        headers={"origin": "https://evil.example"},
+    )
+    assert cross.status_code == 403 and SESSION_COOKIE not in client.cookies
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(client):
+    wrong = _sign_in(client, "viewer@example.com", "not-the-password")
+    unknown = _sign_in(client, "nobody@example.com", "not-the-password")
+    assert wrong.status_code == unknown.status_code == 401
+    message = "The e-mail address or password is not correct."
+    assert message in wrong.text and message in unknown.text
+
+
+def test_sign_out_revokes_the_session_and_clears_the_cookie(client):
+    _sign_in(client, "reviewer@example.com", DEMO_PASSWORD)
+    token = client.cookies[SESSION_COOKIE]
+    response = client.post("/auth/sign-out", headers={"origin": "http://testserver"}, follow_redirects=False)
+    assert response.status_code == 303 and "You+signed+out" in response.headers["location"]
+    with transaction(actor_id=None) as conn, pytest.raises(AuthenticationFailed, match="signed out"):
+        sessions.resolve_session(conn, token=token)
