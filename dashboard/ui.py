@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
 from dashboard.auth_routes import SESSION_COOKIE, SIGN_IN_PATH
 from db import sessions, users
-from db.engine import get_engine, transaction
-from db.errors import AuthenticationFailed
+from db.engine import get_engine, read_only, transaction
+from db.errors import AuthenticationFailed, ProSyncError
 from db.types import Session, User
 
 
@@ -58,3 +59,80 @@ def session_gate() -> SignedIn | None:
 def signed_in_user() -> User:
     """The user the router resolved for this run (pages run only after the gate)."""
     return st.session_state["user"]
+
+
+def reader():
+    """A read-only transaction as the signed-in user."""
+    return read_only(actor_id=signed_in_user().id, engine=engine())
+
+
+def write(action, success: str) -> object | None:
+    """Run `action(conn)` in one transaction as the signed-in user; show the outcome.
+
+    Returns the action's result, or None when it was refused (the message says why and nothing was
+    written). Cached reads are cleared after a write so no screen shows stale data.
+    """
+    try:
+        with transaction(actor_id=signed_in_user().id, engine=engine()) as conn:
+            result = action(conn)
+    except ProSyncError as error:
+        st.error(str(error), icon=":material/error:")
+        return None
+    st.cache_data.clear()
+    st.toast(success, icon=":material/check_circle:")
+    st.session_state["flash"] = success
+    return result
+
+
+def show_flash() -> None:
+    """Show the success message of the write that caused this rerun, once."""
+    message = st.session_state.pop("flash", None)
+    if message:
+        st.success(message, icon=":material/check_circle:")
+
+
+def viewer_timezone() -> str:
+    tz = st.context.timezone
+    return tz if isinstance(tz, str) and tz else "UTC"
+
+
+def localize(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """Timestamps in the viewer's time zone (from the browser), for display."""
+    tz = viewer_timezone()
+    frame = frame.copy()
+    for column in columns:
+        if column in frame and not frame.empty:
+            frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(tz)
+    return frame
+
+
+def csv_download(frame: pd.DataFrame, name: str, *, key: str) -> None:
+    st.download_button(
+        "Download CSV",
+        frame.to_csv(index=False).encode(),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key=key,
+    )
+
+
+def project_picker(projects: list, *, key: str, label: str = "Project"):
+    """A selectbox of projects (by name); None when there are none."""
+    if not projects:
+        st.info("You are not a member of any project yet. Ask a project owner to add you.")
+        return None
+    by_id = {p.id: p for p in projects}
+    wanted = st.query_params.get("project")
+    ids = list(by_id)
+    index = ids.index(int(wanted)) if wanted and wanted.isdigit() and int(wanted) in by_id else 0
+    chosen = st.selectbox(label, ids, index=index, format_func=lambda i: by_id[i].name, key=key)
+    return by_id[chosen]
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(size) < 1024 or unit == "TB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pandas as pd
 from sqlalchemy import Connection, text
 
 from db import access
@@ -201,3 +202,21 @@ def document_history(conn: Connection, *, document_id: int) -> list[HistoryEntry
         {"id": document_id},
     )
     return [HistoryEntry(**r._mapping) for r in rows]
+
+
+def uploads_per_week(conn: Connection, *, weeks: int = 26) -> pd.DataFrame:
+    """Active documents uploaded per week per project, over the last `weeks` weeks."""
+    if not 1 <= weeks <= 520:
+        raise InvalidInput("Ask for 1 to 520 weeks.")
+    visible = access.visible_project_ids(conn)
+    return pd.read_sql(
+        text(
+            "select a.project_name, date_trunc('week', a.uploaded_at) as week, count(*) as documents"
+            " from documents.active_documents a"
+            " where a.uploaded_at >= date_trunc('week', now()) - make_interval(weeks => :weeks)"
+            " and (cast(:everything as boolean) or a.project_id = any(:ids))"
+            " group by 1, 2 order by 2, 1"
+        ),
+        conn,
+        params={"weeks": weeks, "everything": visible is None, "ids": visible or []},
+    )

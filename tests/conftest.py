@@ -150,20 +150,29 @@ def count(conn: Connection, sql: str, **params) -> int:
     return conn.execute(text(sql), params).scalar_one()
 
 
-@pytest.fixture(scope="session")
-def demo_url(server_url, tmp_path_factory) -> str:
-    """A database of its own holding the committed demo data set (for screens and the CLI)."""
+def _demo_database(server_url: str, name: str, storage) -> str:
     from db.demo import load_demo
 
-    url = create_database(server_url, "prosync_demo")
+    url = create_database(server_url, name)
     migrate.upgrade(url=url)
-    storage = tmp_path_factory.mktemp("objects")
     os.environ["PROSYNC_STORAGE_DIR"] = str(storage)
     _refresh_settings()
     engine = create_engine(sqlalchemy_url(url))
     assert load_demo(engine) is True
     engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def demo_url(server_url, tmp_path_factory) -> str:
+    """The committed demo data set, for tests that only read (screens, end to end, the CLI)."""
+    return _demo_database(server_url, "prosync_demo", tmp_path_factory.mktemp("objects"))
+
+
+@pytest.fixture(scope="session")
+def demo_rw_url(server_url, tmp_path_factory) -> str:
+    """A second copy of the demo, for screen tests that write (so readers' counts stay true)."""
+    return _demo_database(server_url, "prosync_demo_rw", tmp_path_factory.mktemp("objects_rw"))
 
 
 def _refresh_settings() -> None:
@@ -174,9 +183,19 @@ def _refresh_settings() -> None:
 
 @pytest.fixture
 def demo_env(demo_url, monkeypatch):
-    """Point ProSync's settings (as the app reads them) at the demo database."""
+    """Point ProSync's settings (as the app reads them) at the read-only demo database."""
     monkeypatch.setenv("DATABASE_URL", demo_url)
     _refresh_settings()
     yield demo_url
+    monkeypatch.undo()
+    _refresh_settings()
+
+
+@pytest.fixture
+def demo_rw_env(demo_rw_url, monkeypatch):
+    """Point ProSync's settings at the writable demo database."""
+    monkeypatch.setenv("DATABASE_URL", demo_rw_url)
+    _refresh_settings()
+    yield demo_rw_url
     monkeypatch.undo()
     _refresh_settings()

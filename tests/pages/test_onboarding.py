@@ -1,0 +1,71 @@
+"""The onboarding page: create, edit, delete and restore a project; permissions; empty states."""
+
+from tests.pages.helpers import by_label, run_page, scalar
+
+
+def test_lead_creates_a_project_and_becomes_its_owner(demo_rw_env):
+    at = run_page("onboarding", "lead@example.com")
+    at.text_input(key="new-name").input("Launch Plan")
+    at.text_area(key="new-description").input("Go-to-market")
+    by_label(at.button, "Create project").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert "Launch Plan" in at.success[0].value
+    assert (
+        scalar(
+            "select a.role from projects.project_access a"
+            " join projects.projects p on p.id = a.project_id join users.users u on u.id = a.user_id"
+            " where p.name = 'Launch Plan' and u.login = 'lead@example.com'"
+        )
+        == "owner"
+    )
+
+
+def test_a_duplicate_name_is_refused_and_nothing_is_written(demo_rw_env):
+    before = scalar("select count(*) from projects.projects")
+    at = run_page("onboarding", "lead@example.com")
+    at.text_input(key="new-name").input("billing revamp")
+    by_label(at.button, "Create project").click()
+    at.run()
+    assert at.error[0].value == "A project with this name already exists."
+    assert scalar("select count(*) from projects.projects") == before
+
+
+def test_a_viewer_sees_no_settings_form_and_the_owner_edits(demo_rw_env):
+    viewer = run_page("onboarding", "viewer@example.com")
+    assert not viewer.exception
+    assert not [b for b in viewer.button if b.label in ("Save changes", "Delete project")]
+    assert any("Only owners and maintainers" in c.value for c in viewer.caption)
+
+    owner = run_page("onboarding", "li@example.com")  # owner of Annual Budget only
+    owner.text_area(key="edit-description").input("Budget 2027 and forecasts")
+    by_label(owner.button, "Save changes").click()
+    owner.run()
+    assert not owner.error
+    assert scalar("select description from projects.projects where name = 'Annual Budget'") == (
+        "Budget 2027 and forecasts"
+    )
+
+
+def test_delete_needs_confirmation_and_restore_brings_the_project_back(demo_rw_env):
+    at = run_page("onboarding", "li@example.com")
+    assert by_label(at.button, "Delete project").disabled
+    at.checkbox[0].check()
+    at.run()
+    by_label(at.button, "Delete project").click()
+    at.run()
+    assert scalar("select deleted_at is not null from projects.projects where name = 'Annual Budget'")
+    at = run_page("onboarding", "li@example.com")
+    assert "not a member of any project" in at.info[0].value  # nothing else left for Li
+    at.button(
+        key="restore-" + str(scalar("select id from projects.projects where name = 'Annual Budget'"))
+    ).click()
+    at.run()
+    assert scalar("select deleted_at is null from projects.projects where name = 'Annual Budget'")
+
+
+def test_renders_for_every_role_without_exception(demo_env):
+    for login in ("admin@example.com", "ops@example.com", "lead@example.com", "reviewer@example.com",
+                  "contributor@example.com", "viewer@example.com"):  # fmt: skip
+        at = run_page("onboarding", login)
+        assert not at.exception, login
