@@ -11,15 +11,19 @@ from sqlalchemy import Engine
 
 from dashboard.auth_routes import SESSION_COOKIE, SIGN_IN_PATH
 from db import sessions, users
-from db.engine import get_engine, read_only, transaction
+from db.engine import database_url, get_engine, read_only, transaction
 from db.errors import AuthenticationFailed, ProSyncError
 from db.types import Session, User
 
 
 @st.cache_resource
-def engine() -> Engine:
-    """One engine per Streamlit server process."""
+def _engine_for(url: str) -> Engine:
     return get_engine()
+
+
+def engine() -> Engine:
+    """One engine per Streamlit server process (per configured database)."""
+    return _engine_for(database_url())
 
 
 @dataclass(frozen=True)
