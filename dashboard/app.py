@@ -34,6 +34,7 @@ with st.sidebar:
 screens = {
     "Projects": [
         st.Page(PAGES / "onboarding.py", title="Onboarding", icon=":material/dashboard:", default=True),
+        st.Page(PAGES / "documents.py", title="Documents", icon=":material/description:"),
     ],
 }
 st.navigation(screens).run()

@@ -3,6 +3,10 @@
 import streamlit as st
 from starlette.middleware import Middleware
 
-from dashboard.auth_routes import ROUTES, SignInRedirect
+from dashboard import auth_routes, file_routes
 
-app = st.App("app.py", routes=ROUTES, middleware=[Middleware(SignInRedirect)])
+app = st.App(
+    "app.py",
+    routes=[*auth_routes.ROUTES, *file_routes.ROUTES],
+    middleware=[Middleware(auth_routes.SignInRedirect)],
+)

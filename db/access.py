@@ -227,3 +227,19 @@ def _check_owner_rule(conn: Connection) -> None:
     # message at once rather than at commit.
     conn.execute(text("set constraints projects.owner_membership immediate"))
     conn.execute(text("set constraints projects.owner_membership deferred"))
+
+
+def list_people(conn: Connection) -> list[tuple[int, str]]:
+    """(id, e-mail) of people who share a project with the acting user (everyone for admins)."""
+    visible = visible_project_ids(conn)
+    rows = conn.execute(
+        text(
+            "select distinct u.id, u.login from users.users u"
+            " left join projects.project_access a on a.user_id = u.id"
+            " where u.deleted_at is null"
+            " and (cast(:everything as boolean) or a.project_id = any(:ids))"
+            " order by u.login"
+        ),
+        {"everything": visible is None, "ids": visible or []},
+    )
+    return [(r.id, r.login) for r in rows]

@@ -220,3 +220,14 @@ def uploads_per_week(conn: Connection, *, weeks: int = 26) -> pd.DataFrame:
         conn,
         params={"weeks": weeks, "everything": visible is None, "ids": visible or []},
     )
+
+
+def list_filetypes(conn: Connection) -> pd.DataFrame:
+    """The file type catalogue (filetype_reference)."""
+    return pd.read_sql(
+        text(
+            "select mime_type, label, category, extensions, allowed, max_size_bytes, previewable"
+            " from documents.filetype_reference order by category, label"
+        ),
+        conn,
+    )

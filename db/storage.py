@@ -54,6 +54,15 @@ class LocalStorage:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def path(self, key: str) -> Path:
+        """Where an object lives on disk (for a streamed response)."""
+        return self._path(key)
+
+    def read_bytes(self, key: str, *, limit: int) -> bytes:
+        """The first `limit` bytes of an object (previews never read a whole large file)."""
+        with self._path(key).open("rb") as fh:
+            return fh.read(limit)
+
 
 def get_storage(settings: Settings | None = None) -> LocalStorage:
     """The configured object store."""

@@ -1,6 +1,7 @@
-"""The sign-in and sign-out routes and the redirect middleware, over real HTTP semantics
+"""The sign-in, sign-out and download routes and the redirect middleware, over real HTTP semantics
 (Starlette's TestClient) against the demo database."""
 
+import hashlib
 import re
 
 import pytest
@@ -10,11 +11,13 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from dashboard import file_routes
 from dashboard.auth_routes import ROUTES, SESSION_COOKIE, SignInRedirect
 from db import sessions
 from db.demo import DEMO_PASSWORD
 from db.engine import transaction
 from db.errors import AuthenticationFailed
+from tests.pages.helpers import scalar
 
 
 @pytest.fixture
@@ -22,7 +25,9 @@ def client(demo_env):
     async def home(request):
         return PlainTextResponse("dashboard")
 
-    app = Starlette(routes=[*ROUTES, Route("/", home)], middleware=[Middleware(SignInRedirect)])
+    app = Starlette(
+        routes=[*ROUTES, *file_routes.ROUTES, Route("/", home)], middleware=[Middleware(SignInRedirect)]
+    )
     with TestClient(app, base_url="http://testserver") as c:
         yield c
 
@@ -92,3 +97,21 @@ def test_sign_out_revokes_the_session_and_clears_the_cookie(client):
     assert response.status_code == 303 and "You+signed+out" in response.headers["location"]
     with transaction(actor_id=None) as conn, pytest.raises(AuthenticationFailed, match="signed out"):
         sessions.resolve_session(conn, token=token)
+
+
+def test_download_streams_a_document_only_to_someone_who_may_see_it(client):
+    doc = scalar("select id from documents.active_documents where project_name = 'Annual Budget' limit 1")
+    assert client.get(f"/files/{doc}").status_code == 401
+    _sign_in(client, "viewer@example.com", DEMO_PASSWORD)
+    response = client.get(f"/files/{doc}")
+    assert response.status_code == 200
+    assert response.headers["content-disposition"].startswith("attachment; filename*=UTF-8''annual-budget")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert hashlib.sha256(response.content).hexdigest() == scalar(
+        "select checksum from documents.documents where id = :d", d=doc
+    )
+    client.cookies.clear()
+    _sign_in(client, "ops@example.com", DEMO_PASSWORD)  # a member of no project
+    refused = client.get(f"/files/{doc}")
+    assert refused.status_code == 404 and b"%PDF" not in refused.content
+    assert client.get("/files/999999999").status_code == 404

@@ -1,0 +1,192 @@
+"""Documents: active_documents with filters and keyset pages, a detail view with history, preview
+and download, soft delete with confirmation, and each project's trash with restore."""
+
+from datetime import UTC, datetime, time, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.ui import csv_download, localize, reader, show_flash, write
+from db import access, documents, projects, tags
+from db.storage import get_storage
+
+PAGE_SIZE = 25
+PREVIEW_LIMIT = 10 * 1024 * 1024
+
+st.title("Documents")
+show_flash()
+
+with reader() as conn:
+    my_projects = projects.list_projects(conn)
+    filetypes = documents.list_filetypes(conn)
+    all_tags = tags.list_tags(conn)
+    people = access.list_people(conn)
+
+if not my_projects:
+    st.info("You are not a member of any project yet. Ask a project owner to add you.")
+    st.stop()
+
+project_names = {p.id: p.name for p in my_projects}
+with st.container(border=True):
+    c1, c2, c3 = st.columns(3)
+    project_id = c1.selectbox(
+        "Project",
+        [None, *project_names],
+        format_func=lambda i: "All projects" if i is None else project_names[i],
+    )
+    mime = c2.selectbox(
+        "File type",
+        [None, *filetypes.mime_type],
+        format_func=lambda m: "Any type" if m is None else filetypes.set_index("mime_type").label[m],
+    )
+    tag_names = {t.id: f"{t.category} / {t.name}" for t in all_tags}
+    tag_id = c3.selectbox(
+        "Project tag", [None, *tag_names], format_func=lambda t: "Any tag" if t is None else tag_names[t]
+    )
+    c4, c5, c6 = st.columns(3)
+    person = dict(people)
+    uploader = c4.selectbox(
+        "Uploaded by", [None, *person], format_func=lambda u: "Anyone" if u is None else person[u]
+    )
+    dates = c5.date_input("Uploaded between", value=(), format="YYYY-MM-DD")
+    search = c6.text_input("Name contains", max_chars=200)
+
+start = datetime.combine(dates[0], time.min, UTC) if len(dates) >= 1 else None
+end = datetime.combine(dates[1], time.min, UTC) + timedelta(days=1) if len(dates) == 2 else None
+filters = {
+    "project_id": project_id, "mime_type": mime, "tag_id": tag_id, "uploaded_by": uploader,
+    "uploaded_from": start, "uploaded_to": end, "name_contains": search or None,
+}  # fmt: skip
+
+# Keyset pagination: a stack of cursors, reset whenever the filters change.
+signature = repr(sorted(filters.items()))
+if st.session_state.get("doc-filters") != signature:
+    st.session_state["doc-filters"] = signature
+    st.session_state["doc-cursors"] = [None]
+cursors = st.session_state["doc-cursors"]
+
+with reader() as conn:
+    page = documents.list_active_documents(conn, after=cursors[-1], limit=PAGE_SIZE, **filters)
+
+if not page.rows:
+    st.info("No documents match these filters." if len(cursors) == 1 else "No more documents.")
+else:
+    frame = pd.DataFrame(
+        [
+            {
+                "id": d.id,
+                "Name": d.name,
+                "Project": d.project_name,
+                "Type": d.mime_type,
+                "Size": d.size_bytes,
+                "Uploaded": d.uploaded_at,
+                "By": d.uploaded_by_login,
+            }
+            for d in page.rows
+        ]  # fmt: skip
+    )
+    frame = localize(frame, "Uploaded")
+    event = st.dataframe(
+        frame,
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key=f"doc-table-{len(cursors)}",
+        column_config={
+            "id": None,
+            "Size": st.column_config.NumberColumn(format="bytes"),
+            "Uploaded": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm z"),
+        },
+    )
+    csv_download(frame.drop(columns=["id"]), "documents", key="documents-csv")
+    left, middle, right = st.columns([1, 1, 4])
+    if left.button("Previous page", disabled=len(cursors) == 1, icon=":material/chevron_left:"):
+        cursors.pop()
+        st.rerun()
+    if middle.button("Next page", disabled=page.next is None, icon=":material/chevron_right:"):
+        cursors.append(page.next)
+        st.rerun()
+    right.caption(f"Page {len(cursors)} · {len(page.rows)} documents, newest first")
+
+    selected = event.selection.rows
+    linked = st.query_params.get("document", "")
+    document_id = (
+        int(frame.iloc[selected[0]]["id"]) if selected else (int(linked) if linked.isdigit() else None)
+    )
+    if document_id is not None:
+        with reader() as conn:
+            document = documents.get_document(conn, document_id=document_id)
+            history = documents.document_history(conn, document_id=document_id)
+            role = access.project_role(conn, project_id=document.project_id)
+        st.subheader(document.name)
+        info, preview = st.columns([2, 3])
+        with info:
+            st.markdown(
+                f"- **Project:** {document.project_name}\n- **Type:** {document.mime_type}\n"
+                f"- **Size:** {document.size_bytes:,} bytes\n- **SHA-256:** `{document.checksum}`\n"
+                f"- **Uploaded by:** {document.uploaded_by_login or 'unknown'}"
+            )
+            if document.metadata:
+                st.json(document.metadata, expanded=False)
+            st.link_button("Download", f"/files/{document.id}", icon=":material/download:")
+            if role and role.can_delete:
+                confirm = st.checkbox("Move this document to the trash", key=f"confirm-{document.id}")
+                if st.button("Delete document", type="primary", disabled=not confirm):
+                    if write(
+                        lambda conn: documents.soft_delete_document(conn, document_id=document.id),
+                        f"{document.name!r} moved to the project's trash.",
+                    ):
+                        st.rerun()
+        with preview:
+            storage = get_storage()
+            if not storage.exists(document.object_key):
+                st.warning("The file is missing from storage.")
+            elif document.size_bytes > PREVIEW_LIMIT:
+                st.caption("Too large to preview here; download it instead.")
+            elif document.mime_type.startswith("image/"):
+                st.image(storage.read_bytes(document.object_key, limit=PREVIEW_LIMIT), caption=document.name)
+            elif document.mime_type == "application/pdf":
+                st.pdf(storage.read_bytes(document.object_key, limit=PREVIEW_LIMIT), height=480)
+            elif document.mime_type.startswith("text/") or document.mime_type == "application/json":
+                st.code(storage.read_bytes(document.object_key, limit=20_000).decode("utf-8", "replace"))
+            else:
+                st.caption("No preview for this type; download it instead.")
+        st.markdown("**History**")
+        st.dataframe(
+            localize(
+                pd.DataFrame(
+                    [
+                        {
+                            "When": h.changed_at,
+                            "What": h.operation,
+                            "By": h.changed_by,
+                            "Changed": ", ".join(h.changed_columns or []) or "-",
+                        }
+                        for h in history
+                    ]  # fmt: skip
+                ),
+                "When",
+            ),
+            hide_index=True,
+        )
+    else:
+        st.caption("Select a row to see the document, its history and a preview.")
+
+st.divider()
+st.subheader("Trash")
+trash_project = st.selectbox(
+    "Project", list(project_names), format_func=project_names.get, key="trash-project"
+)
+with reader() as conn:
+    trashed = documents.list_deleted_documents(conn, project_id=trash_project)
+    trash_role = access.project_role(conn, project_id=trash_project)
+if not trashed:
+    st.caption("The trash of this project is empty.")
+for d in trashed:
+    left, right = st.columns([5, 1])
+    left.write(f"**{d.name}** · {d.size_bytes:,} bytes · deleted {d.deleted_at:%Y-%m-%d %H:%M} UTC")
+    if trash_role and trash_role.can_delete and right.button("Restore", key=f"restore-doc-{d.id}"):
+        if write(
+            lambda conn, d=d: documents.restore_document(conn, document_id=d.id), f"{d.name!r} restored."
+        ):
+            st.rerun()

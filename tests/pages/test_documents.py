@@ -1,0 +1,77 @@
+"""The documents page: filters, keyset pages, detail with preview, soft delete and restore."""
+
+from tests.pages.helpers import by_label, run_page, scalar
+
+
+def test_renders_for_every_role_without_exception(demo_env):
+    for login in ("admin@example.com", "lead@example.com", "reviewer@example.com",
+                  "contributor@example.com", "viewer@example.com", "ops@example.com"):  # fmt: skip
+        at = run_page("documents", login)
+        assert not at.exception, login
+
+
+def test_pages_forward_and_back_without_repeating_a_document(demo_env):
+    at = run_page("documents", "viewer@example.com")
+    first = list(at.dataframe[0].value["Name"])
+    assert len(first) == 25
+    by_label(at.button, "Next page").click()
+    at.run()
+    second = list(at.dataframe[0].value["Name"])
+    assert second and not set(first) & set(second)
+    by_label(at.button, "Previous page").click()
+    at.run()
+    assert list(at.dataframe[0].value["Name"]) == first
+
+
+def test_filters_narrow_the_list(demo_env):
+    at = run_page("documents", "viewer@example.com")
+    by_label(at.selectbox, "File type").set_value("image/png")
+    at.run()
+    assert set(at.dataframe[0].value["Type"]) == {"image/png"}
+    by_label(at.text_input, "Name contains").input("no-such-file-anywhere")
+    at.run()
+    assert at.info[0].value == "No documents match these filters."
+
+
+def test_detail_shows_history_and_a_text_preview(demo_env):
+    doc = scalar(
+        "select id from documents.active_documents where mime_type = 'text/plain' order by id limit 1"
+    )
+    at = run_page("documents", "viewer@example.com", query={"document": str(doc)})
+    assert not at.exception
+    assert any("Meeting notes" in c.value for c in at.code)
+    assert not [b for b in at.button if b.label == "Delete document"]  # viewers cannot delete
+
+
+def test_lead_deletes_with_confirmation_and_restores_from_the_trash(demo_rw_env):
+    doc, project = (
+        scalar(
+            "select id from documents.active_documents where project_name = 'Data Platform'"
+            " order by id limit 1"
+        ),
+        scalar("select id from projects.projects where name = 'Data Platform'"),
+    )
+    at = run_page("documents", "lead@example.com", query={"document": str(doc)})
+    delete = by_label(at.button, "Delete document")
+    assert delete.disabled
+    at.checkbox(key=f"confirm-{doc}").check()
+    at.run()
+    by_label(at.button, "Delete document").click()
+    at.run()
+    assert not at.error
+    assert scalar("select deleted_at is not null from documents.documents where id = :d", d=doc)
+    at = run_page("documents", "lead@example.com")
+    by_label(at.selectbox, "Project").set_value(None)
+    at.selectbox(key="trash-project").set_value(project)
+    at.run()
+    at.button(key=f"restore-doc-{doc}").click()
+    at.run()
+    assert scalar("select deleted_at is null from documents.documents where id = :d", d=doc)
+    assert (
+        scalar(
+            "select count(*) from documents.document_history where document_id = :d"
+            " and operation in ('soft_delete', 'restore')",
+            d=doc,
+        )
+        == 2
+    )
