@@ -35,6 +35,13 @@ screens = {
     "Projects": [
         st.Page(PAGES / "onboarding.py", title="Onboarding", icon=":material/dashboard:", default=True),
         st.Page(PAGES / "documents.py", title="Documents", icon=":material/description:"),
+        st.Page(PAGES / "audit_trail.py", title="Audit trail", icon=":material/history:"),
+        st.Page(PAGES / "tags.py", title="Tags", icon=":material/sell:"),
+        st.Page(PAGES / "access.py", title="Access", icon=":material/group:"),
     ],
 }
+if user.is_admin:
+    screens["Administration"] = [
+        st.Page(PAGES / "users.py", title="Users and sessions", icon=":material/manage_accounts:"),
+    ]
 st.navigation(screens).run()

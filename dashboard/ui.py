@@ -70,22 +70,22 @@ def reader():
     return read_only(actor_id=signed_in_user().id, engine=engine())
 
 
-def write(action, success: str) -> object | None:
+def write(action, success: str) -> bool:
     """Run `action(conn)` in one transaction as the signed-in user; show the outcome.
 
-    Returns the action's result, or None when it was refused (the message says why and nothing was
-    written). Cached reads are cleared after a write so no screen shows stale data.
+    False when it was refused: the message says why, and nothing was written. Cached reads are
+    cleared after a write so no screen shows stale data.
     """
     try:
         with transaction(actor_id=signed_in_user().id, engine=engine()) as conn:
-            result = action(conn)
+            action(conn)
     except ProSyncError as error:
         st.error(str(error), icon=":material/error:")
-        return None
+        return False
     st.cache_data.clear()
     st.toast(success, icon=":material/check_circle:")
     st.session_state["flash"] = success
-    return result
+    return True
 
 
 def show_flash() -> None:

@@ -243,3 +243,20 @@ def list_people(conn: Connection) -> list[tuple[int, str]]:
         {"everything": visible is None, "ids": visible or []},
     )
     return [(r.id, r.login) for r in rows]
+
+
+def grant_access_by_login(conn: Connection, *, project_id: int, login: str, role: str) -> None:
+    """grant_access for the active user with this e-mail address."""
+    require_permission(conn, project_id=project_id, permission="can_manage_access")
+    if not isinstance(login, str) or "\x00" in login:
+        raise InvalidInput("Enter an e-mail address.")
+    row = conn.execute(
+        text(
+            "select id from users.users where lower(login) = lower(:login)"
+            " and is_active and deleted_at is null"
+        ),
+        {"login": login.strip()},
+    ).one_or_none()
+    if row is None:
+        raise NotFound("There is no active user with this e-mail address.")
+    grant_access(conn, project_id=project_id, user_id=row.id, role=role)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from sqlalchemy import Connection, text
 
 from db import access
@@ -130,3 +131,23 @@ def project_tags(conn: Connection, *, project_id: int) -> list[Tag]:
         {"p": project_id},
     )
     return [Tag(**r._mapping) for r in rows]
+
+
+def tag_usage(conn: Connection) -> pd.DataFrame:
+    """Per tag: how many of the user's visible projects carry it, and their active documents."""
+    visible = access.visible_project_ids(conn)
+    return pd.read_sql(
+        text(
+            "select t.category, t.name as tag, count(distinct p.id) as projects,"
+            " coalesce(sum(d.documents), 0)::bigint as documents"
+            " from projects.tag_reference t"
+            " left join projects.project_tag pt on pt.tag_id = t.id"
+            "   and (cast(:everything as boolean) or pt.project_id = any(:ids))"
+            " left join projects.projects p on p.id = pt.project_id and p.deleted_at is null"
+            " left join lateral (select count(*) as documents from documents.documents x"
+            "   where x.project_id = p.id and x.deleted_at is null) d on true"
+            " group by t.category, t.name order by t.category, t.name"
+        ),
+        conn,
+        params={"everything": visible is None, "ids": visible or []},
+    )

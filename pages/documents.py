@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard.ui import csv_download, localize, reader, show_flash, write
+from dashboard.ui import csv_download, localize, project_picker, reader, show_flash, write
 from db import access, documents, projects, tags
 from db.storage import get_storage
 
@@ -174,9 +174,7 @@ else:
 
 st.divider()
 st.subheader("Trash")
-trash_project = st.selectbox(
-    "Project", list(project_names), format_func=project_names.get, key="trash-project"
-)
+trash_project = project_picker(my_projects, key="trash-project").id
 with reader() as conn:
     trashed = documents.list_deleted_documents(conn, project_id=trash_project)
     trash_role = access.project_role(conn, project_id=trash_project)

@@ -21,11 +21,10 @@ with st.expander("New project", icon=":material/add:"):
         name = st.text_input("Name", max_chars=200, key="new-name")
         description = st.text_area("Description", max_chars=10000, key="new-description")
         if st.form_submit_button("Create project", type="primary"):
-            created = write(
+            if write(
                 lambda conn: projects.create_project(conn, name=name, description=description),
                 f"Project {name.strip()!r} created; you are its owner.",
-            )
-            if created:
+            ):
                 st.rerun()
 
 with reader() as conn:
@@ -106,7 +105,7 @@ with chart1:
     else:
         figure = px.bar(weekly, x="week", y="documents", color="project_name", height=320)
         figure.update_layout(legend_title_text="", margin=dict(l=0, r=0, t=10, b=0), showlegend=False)
-        st.plotly_chart(figure, use_container_width=True)
+        st.plotly_chart(figure, width="stretch")
 with chart2:
     st.markdown("**Participants by role**")
     roles = (
@@ -117,14 +116,14 @@ with chart2:
     )
     figure = px.pie(roles, names="role", values="participants", hole=0.45, height=320)
     figure.update_layout(margin=dict(l=0, r=0, t=10, b=0))
-    st.plotly_chart(figure, use_container_width=True)
+    st.plotly_chart(figure, width="stretch")
 with chart3:
     st.markdown("**Storage by project**")
     figure = px.bar(
         shown.sort_values("total_bytes"), x="total_bytes", y="project_name", orientation="h", height=320
     )
     figure.update_layout(margin=dict(l=0, r=0, t=10, b=0), xaxis_title="bytes", yaxis_title="")
-    st.plotly_chart(figure, use_container_width=True)
+    st.plotly_chart(figure, width="stretch")
 
 st.subheader("Project detail")
 names = dict(zip(summary.project_id, summary.project_name, strict=True))

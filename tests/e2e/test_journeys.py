@@ -8,6 +8,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psycopg
 import pytest
 from playwright.sync_api import sync_playwright
 
@@ -69,6 +70,13 @@ def _sign_in(page, url, email):
     page.get_by_role("button", name="Sign in").click()
 
 
+def _settled(page):
+    """Wait until Streamlit has finished the rerun a click started."""
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30000)
+    page.wait_for_timeout(300)
+
+
 def _no_exception(page):
     assert page.locator('[data-testid="stException"]').count() == 0
     assert "Traceback" not in page.content()
@@ -122,12 +130,84 @@ def test_wrong_password_stays_on_the_form_with_one_message(server, browser):
     page.close()
 
 
-def test_no_second_menu_from_the_pages_folder(server, browser):
-    context = browser.new_context()
+SCREENS = ["Onboarding", "Documents", "Audit trail", "Tags", "Access"]
+
+
+@pytest.mark.parametrize(
+    ("email", "screens"),
+    [
+        ("lead@example.com", SCREENS),
+        ("viewer@example.com", SCREENS),
+        ("ops@example.com", SCREENS),
+        ("admin@example.com", [*SCREENS, "Users and sessions"]),
+    ],
+)
+def test_each_role_sees_its_screens_and_only_those(server, browser, email, screens):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    _sign_in(page, server, email)
+    page.get_by_role("heading", name="Onboarding").wait_for(timeout=30000)
+    nav = page.locator('[data-testid="stSidebarNav"] a')
+    # Exactly the screens st.navigation was given; nothing listed from the pages/ folder itself.
+    assert [link.split("\n")[-1] for link in nav.all_inner_texts()] == screens
+    for title in screens:
+        page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
+        page.get_by_role("heading", name=title).first.wait_for(timeout=30000)
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(800)
+        _no_exception(page)
+        page.screenshot(path=str(SHOTS / f"{email.split('@')[0]}-{title.lower().replace(' ', '-')}.png"))
+    context.close()
+
+
+def test_lead_grants_and_revokes_tags_a_project_and_restores_a_document(server, browser, demo_url):
+    with psycopg.connect(demo_url) as conn:
+        (project,) = conn.execute("select id from projects.projects where name = 'Data Platform'").fetchone()
+        (document,) = conn.execute(
+            "select min(id) from documents.active_documents where project_id = %s", [project]
+        ).fetchone()
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
     page = context.new_page()
     _sign_in(page, server, "lead@example.com")
     page.get_by_role("heading", name="Onboarding").wait_for(timeout=30000)
-    nav_links = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
-    # Exactly the screens st.navigation was given; nothing listed from the pages/ folder itself.
-    assert [link.split("\n")[-1] for link in nav_links] == ["Onboarding", "Documents"]
+
+    def screen(title, query=""):
+        page.goto(f"{server}/{title}{query}")
+        page.wait_for_load_state("networkidle")
+
+    def done(text):
+        page.get_by_text(text).first.wait_for(timeout=30000)
+        _settled(page)
+        _no_exception(page)
+
+    screen("access", f"?project={project}")
+    page.get_by_label("E-mail").fill("li@example.com")
+    page.get_by_role("button", name="Grant access").click()
+    done("li@example.com is now viewer")
+    revoke = page.locator('[data-testid="stForm"]').filter(has_text="Remove a member")
+    revoke.locator('[data-testid="stSelectbox"]').click()
+    page.get_by_role("option", name="Li Finance (viewer)").click()
+    revoke.get_by_text("They lose access").click()
+    revoke.get_by_role("button", name="Remove member").click()
+    done("no longer has access")
+
+    screen("tags", f"?project={project}")
+    form = page.locator('[data-testid="stForm"]').filter(has_text="Tags of this project")
+    form.locator('[data-testid="stMultiSelect"]').click()
+    page.get_by_role("option", name="sensitivity / Confidential").click()
+    page.keyboard.press("Escape")
+    form.get_by_role("button", name="Save tags").click()
+    done("1 added, 0 removed")
+    form.get_by_label("Remove sensitivity / Confidential").click()
+    form.get_by_role("button", name="Save tags").click()
+    done("0 added, 1 removed")
+
+    screen("documents", f"?project={project}&document={document}")  # a document's own link
+    page.get_by_text("Move this document to the trash").click()
+    page.get_by_role("button", name="Delete document").click()
+    done("moved to the project's trash")
+    page.get_by_role("button", name="Restore").first.click()
+    done("restored")
+    page.screenshot(path=str(SHOTS / "lead-journey-documents.png"))
     context.close()
