@@ -140,3 +140,22 @@ def human_bytes(size: float) -> str:
             return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
+
+
+def history_table(history: list, *, with_values: bool = False) -> None:
+    """A project's or document's history: when, what, who, which columns (and new values)."""
+    if not history:
+        st.caption("No history yet.")
+        return
+    rows = []
+    for h in history:
+        row = {"When": h.changed_at, "What": h.operation, "By": h.changed_by_login or "outside the app",
+               "Changed": ", ".join(h.changed_columns or []) or "-"}  # fmt: skip
+        if with_values:
+            row["New values"] = h.new_values
+        rows.append(row)
+    st.dataframe(
+        localize(pd.DataFrame(rows), "When"),
+        hide_index=True,
+        column_config={"When": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss z")},
+    )

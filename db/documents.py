@@ -195,9 +195,11 @@ def document_history(conn: Connection, *, document_id: int) -> list[HistoryEntry
     get_document(conn, document_id=document_id)
     rows = conn.execute(
         text(
-            "select id, operation, changed_at, changed_by, old_values, new_values, changed_columns"
-            " from documents.document_history where document_id = :id"
-            " order by changed_at desc, id desc"
+            "select h.id, h.operation, h.changed_at, h.changed_by, u.login as changed_by_login,"
+            " h.old_values, h.new_values, h.changed_columns"
+            " from documents.document_history h left join users.users u on u.id = h.changed_by"
+            " where h.document_id = :id"
+            " order by h.changed_at desc, h.id desc"
         ),
         {"id": document_id},
     )

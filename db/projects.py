@@ -157,9 +157,11 @@ def project_history(conn: Connection, *, project_id: int, limit: int = 100) -> l
     get_project(conn, project_id=project_id, include_deleted=True)
     rows = conn.execute(
         text(
-            "select id, operation, changed_at, changed_by, old_values, new_values, changed_columns"
-            " from projects.project_history where project_id = :p"
-            " order by changed_at desc, id desc limit :limit"
+            "select h.id, h.operation, h.changed_at, h.changed_by, u.login as changed_by_login,"
+            " h.old_values, h.new_values, h.changed_columns"
+            " from projects.project_history h left join users.users u on u.id = h.changed_by"
+            " where h.project_id = :p"
+            " order by h.changed_at desc, h.id desc limit :limit"
         ),
         {"p": project_id, "limit": limit},
     )

@@ -148,6 +148,7 @@ class HistoryEntry:
     operation: str
     changed_at: datetime
     changed_by: int | None
+    changed_by_login: str | None
     old_values: dict | None
     new_values: dict | None
     changed_columns: list[str] | None

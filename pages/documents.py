@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard.ui import csv_download, localize, project_picker, reader, show_flash, write
+from dashboard.ui import csv_download, history_table, localize, project_picker, reader, show_flash, write
 from db import access, documents, projects, tags
 from db.storage import get_storage
 
@@ -152,23 +152,7 @@ else:
             else:
                 st.caption("No preview for this type; download it instead.")
         st.markdown("**History**")
-        st.dataframe(
-            localize(
-                pd.DataFrame(
-                    [
-                        {
-                            "When": h.changed_at,
-                            "What": h.operation,
-                            "By": h.changed_by,
-                            "Changed": ", ".join(h.changed_columns or []) or "-",
-                        }
-                        for h in history
-                    ]  # fmt: skip
-                ),
-                "When",
-            ),
-            hide_index=True,
-        )
+        history_table(history)
     else:
         st.caption("Select a row to see the document, its history and a preview.")
 

@@ -5,7 +5,16 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dashboard.ui import csv_download, human_bytes, localize, reader, show_flash, signed_in_user, write
+from dashboard.ui import (
+    csv_download,
+    history_table,
+    human_bytes,
+    localize,
+    reader,
+    show_flash,
+    signed_in_user,
+    write,
+)
 from db import access, audit, documents, projects, tags
 
 user = signed_in_user()
@@ -177,24 +186,7 @@ with tab_events:
             hide_index=True,
         )
 with tab_history:
-    st.dataframe(
-        localize(
-            pd.DataFrame(
-                [
-                    {
-                        "When": h.changed_at,
-                        "What": h.operation,
-                        "By": h.changed_by,
-                        "Changed": ", ".join(h.changed_columns or []) or "-",
-                        "New values": h.new_values,
-                    }
-                    for h in history
-                ]  # fmt: skip
-            ),
-            "When",
-        ),
-        hide_index=True,
-    )
+    history_table(history, with_values=True)
 with tab_settings:
     if role and role.can_edit_project:
         with st.form("edit-project"):

@@ -188,6 +188,7 @@ def test_project_writes_leave_history_and_audit_with_the_actor(conn):
         history = projects.project_history(conn, project_id=project.id)
     assert [h.operation for h in history] == ["restore", "soft_delete", "update", "insert"]
     assert {h.changed_by for h in history} == {owner.id}
+    assert {h.changed_by_login for h in history} == {owner.login}
     update = history[2]
     assert update.old_values == {"description": ""}
     assert update.new_values == {"description": "Now with a plan"}
