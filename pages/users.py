@@ -63,9 +63,10 @@ with tab_users:
         by_id = {u.id: u for u in everyone}
         chosen = st.selectbox("User", list(by_id), format_func=lambda i: by_id[i].login, key="manage-user")
         user = by_id[chosen]
+        sure = st.checkbox(f"I mean it: change {user.login}'s account", key="manage-confirm")
         b1, b2, b3 = st.columns(3)
         if user.is_active:
-            if b1.button("Deactivate", help="Stops sign-in and ends their sessions"):
+            if b1.button("Deactivate", help="Stops sign-in and ends their sessions", disabled=not sure):
                 if write(
                     lambda conn: users.deactivate_user(conn, user_id=user.id), f"{user.login} deactivated."
                 ):
@@ -74,7 +75,7 @@ with tab_users:
             if write(lambda conn: users.activate_user(conn, user_id=user.id), f"{user.login} activated."):
                 st.rerun()
         if user.deleted_at is None:
-            if b2.button("Delete", help="Hidden everywhere; can be restored"):
+            if b2.button("Delete", help="Hidden everywhere; can be restored", disabled=not sure):
                 if write(
                     lambda conn: users.soft_delete_user(conn, user_id=user.id), f"{user.login} deleted."
                 ):

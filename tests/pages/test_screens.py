@@ -132,6 +132,9 @@ def test_admin_deactivates_a_user_which_ends_their_sessions(demo_rw_env):
     at = run_page("users", "admin@example.com")
     at.selectbox(key="manage-user").set_value(user_id)
     at.run()
+    assert by_label(at.button, "Deactivate").disabled  # not without confirmation
+    at.checkbox(key="manage-confirm").check()
+    at.run()
     by_label(at.button, "Deactivate").click()
     at.run()
     assert not at.error
