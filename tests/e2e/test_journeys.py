@@ -137,6 +137,8 @@ SCREENS = ["Onboarding", "Documents", "Audit trail", "Tags", "Access"]
     ("email", "screens"),
     [
         ("lead@example.com", SCREENS),
+        ("reviewer@example.com", SCREENS),
+        ("contributor@example.com", SCREENS),
         ("viewer@example.com", SCREENS),
         ("ops@example.com", SCREENS),
         ("admin@example.com", [*SCREENS, "Users and sessions"]),
