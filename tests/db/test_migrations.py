@@ -79,3 +79,12 @@ def test_upgrade_downgrade_upgrade_round_trip(server_url):
 
 def test_head_is_the_newest_revision(conn):
     assert migrate.current_revision(conn) == migrate.head_revision()
+
+
+def test_schema_versions_lists_every_applied_step_newest_first(conn):
+    from db.schema import schema_versions
+
+    history = schema_versions(conn)
+    assert list(history.version) == list(reversed(REVISIONS))
+    assert set(history.direction) == {"upgrade"}
+    assert history.applied_at.is_monotonic_decreasing
