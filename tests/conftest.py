@@ -181,21 +181,25 @@ def _refresh_settings() -> None:
     get_settings.cache_clear()
 
 
-@pytest.fixture
-def demo_env(demo_url, monkeypatch):
-    """Point ProSync's settings (as the app reads them) at the read-only demo database."""
-    monkeypatch.setenv("DATABASE_URL", demo_url)
+@contextmanager
+def _settings_pointing_at(url: str, monkeypatch):
+    """ProSync's settings (as the app reads them) aimed at `url` for the duration of a test."""
+    monkeypatch.setenv("DATABASE_URL", url)
     _refresh_settings()
-    yield demo_url
+    yield url
     monkeypatch.undo()
     _refresh_settings()
+
+
+@pytest.fixture
+def demo_env(demo_url, monkeypatch):
+    """The app reads the read-only demo database."""
+    with _settings_pointing_at(demo_url, monkeypatch) as url:
+        yield url
 
 
 @pytest.fixture
 def demo_rw_env(demo_rw_url, monkeypatch):
-    """Point ProSync's settings at the writable demo database."""
-    monkeypatch.setenv("DATABASE_URL", demo_rw_url)
-    _refresh_settings()
-    yield demo_rw_url
-    monkeypatch.undo()
-    _refresh_settings()
+    """The app reads and writes the writable demo database."""
+    with _settings_pointing_at(demo_rw_url, monkeypatch) as url:
+        yield url
