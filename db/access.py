@@ -136,6 +136,29 @@ def visible_project_ids(conn: Connection) -> list[int] | None:
     return [r.project_id for r in rows]
 
 
+def project_ids_with(conn: Connection, *, permission: str) -> list[int] | None:
+    """Live projects where the acting user's role grants `permission`, in one query; None means
+    every project (admins and the command line)."""
+    if permission not in PERMISSION_FLAGS:
+        raise ValueError(f"unknown permission {permission}")
+    if is_system(conn) or "admin" in actor_system_roles(conn):
+        return None
+    actor = current_actor(conn)
+    if actor is None:
+        return []
+    rows = conn.execute(
+        text(
+            "select a.project_id from projects.project_access a"
+            " join projects.access_role_reference r on r.role = a.role"
+            " join projects.projects p on p.id = a.project_id and p.deleted_at is null"
+            " join users.users u on u.id = a.user_id and u.is_active and u.deleted_at is null"
+            f" where a.user_id = :actor and r.{permission}"
+        ),
+        {"actor": actor},
+    )
+    return [r.project_id for r in rows]
+
+
 def list_members(conn: Connection, *, project_id: int) -> list[Member]:
     """Members of a project with their roles, highest role first."""
     require_permission(conn, project_id=project_id, permission="can_view")

@@ -168,17 +168,12 @@ def project_history(conn: Connection, *, project_id: int, limit: int = 100) -> l
     return [HistoryEntry(**r._mapping) for r in rows]
 
 
-def onboarding_summary(conn: Connection, *, project_ids: list[int] | None = None) -> pd.DataFrame:
+def onboarding_summary(conn: Connection) -> pd.DataFrame:
     """onboarding_project_summary for the projects the acting user may see."""
     visible = access.visible_project_ids(conn)
-    wanted = (
-        visible
-        if project_ids is None
-        else (project_ids if visible is None else [p for p in project_ids if p in visible])
-    )
     query = text(
         "select * from projects.onboarding_project_summary"
         " where cast(:everything as boolean) or project_id = any(:ids)"
         " order by lower(project_name)"
     )
-    return pd.read_sql(query, conn, params={"everything": wanted is None, "ids": wanted or []})
+    return pd.read_sql(query, conn, params={"everything": visible is None, "ids": visible or []})

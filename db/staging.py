@@ -114,12 +114,7 @@ def enqueue(
 
 
 def _list(conn: Connection, view: str, order: str, after: Cursor | None, limit: int, at: str):
-    visible = access.visible_project_ids(conn)
-    reviewable = visible
-    if visible is not None:
-        reviewable = [
-            p for p in visible if access.has_permission(conn, project_id=p, permission="can_review")
-        ]
+    reviewable = access.project_ids_with(conn, permission="can_review")
     op = ">" if order == "asc" else "<"
     rows = conn.execute(
         text(

@@ -7,7 +7,6 @@ from sqlalchemy import Connection, text
 
 from db import access
 from db._sql import domain_errors
-from db.engine import is_system
 from db.errors import InvalidInput, NotFound, PermissionDenied
 from db.types import Tag
 
@@ -16,12 +15,7 @@ _COLUMNS = "id, name, category, description, color"
 
 def _require_tag_editor(conn: Connection) -> None:
     """Editing the shared catalogue: admins, or anyone who may tag at least one project."""
-    if is_system(conn) or "admin" in access.actor_system_roles(conn):
-        return
-    visible = access.visible_project_ids(conn)
-    if visible is None:
-        return
-    if not any(access.has_permission(conn, project_id=p, permission="can_tag") for p in visible):
+    if access.project_ids_with(conn, permission="can_tag") == []:
         raise PermissionDenied("Your roles do not allow you to edit tags.")
 
 

@@ -12,10 +12,8 @@ show_flash()
 with reader() as conn:
     catalogue = tags.list_tags(conn)
     usage = tags.tag_usage(conn)
-    taggable = [
-        p for p in projects.list_projects(conn)
-        if access.has_permission(conn, project_id=p.id, permission="can_tag")
-    ]  # fmt: skip
+    allowed = access.project_ids_with(conn, permission="can_tag")
+    taggable = [p for p in projects.list_projects(conn) if allowed is None or p.id in allowed]
 
 tab_projects, tab_catalogue, tab_analytics = st.tabs(["Tag projects", "Catalogue", "Analytics"])
 
