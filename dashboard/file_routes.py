@@ -1,53 +1,102 @@
-"""GET /files/{document_id}: a document's bytes, streamed, for a signed-in user who may see it."""
+"""File routes for a signed-in user who may see the file.
+
+GET /files/{document_id}           a document's bytes (add ?inline=1 to view instead of save)
+GET /files/{document_id}/preview   its preview image, when one was made at approval
+GET /staged/{ingest_id}            a staged file's bytes, for the review queue
+
+A local folder's bytes are streamed in chunks; for S3 the browser is redirected to a presigned URL
+that lives for PROSYNC_PRESIGNED_URL_SECONDS (five minutes by default), so the bytes never pass
+through ProSync.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from dashboard.auth_routes import SESSION_COOKIE
-from db import documents, sessions
+from db import documents, sessions, staging, storage
 from db.engine import read_only, transaction
-from db.errors import AuthenticationFailed, NotFound
-from db.storage import get_storage
+from db.errors import AuthenticationFailed, NotFound, ProSyncError
 
 
-def _locate(token: str, document_id: int):
+@dataclass(frozen=True)
+class Located:
+    store: storage.ObjectStore
+    key: str
+    name: str
+    mime_type: str
+
+
+def _locate(token: str, kind: str, item_id: int) -> Located:
     with transaction(actor_id=None) as conn:
         session = sessions.resolve_session(conn, token=token)
     with read_only(actor_id=session.user_id) as conn:
-        return documents.get_document(conn, document_id=document_id)
+        if kind == "staged":
+            staged = staging.get_staged_file(conn, ingest_id=item_id)
+            store = storage.store_for(conn, staged.storage_code)
+            return Located(store, staged.s3_key, staged.original_name, staged.detected_mime)
+        document = documents.get_document(conn, document_id=item_id)
+        store = storage.store_for(conn, document.storage_code)
+        if kind == "preview":
+            if not document.image_url:
+                raise NotFound("This document has no preview.")
+            return Located(store, document.image_url, f"{document.name}.png", "image/png")
+        return Located(store, document.object_key, document.name, document.mime_type)
 
 
-async def download(request: Request) -> Response:
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return PlainTextResponse("Sign in first.", status_code=401)
-    try:
-        document_id = int(request.path_params["document_id"])
-        document = await run_in_threadpool(_locate, token, document_id)
-    except AuthenticationFailed as error:
-        return PlainTextResponse(str(error), status_code=401)
-    except (NotFound, ValueError):
-        return PlainTextResponse("There is no such document, or you do not have access to it.", 404)
-    path = get_storage().path(document.object_key)
-    if not path.is_file():
-        return PlainTextResponse("The file is missing from storage; run `prosync reconcile`.", 410)
-    disposition = "inline" if request.query_params.get("inline") == "1" else "attachment"
-    return FileResponse(  # streamed in chunks, never read whole into memory
-        path,
-        media_type=document.mime_type,
-        headers={
-            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(document.name)}",
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, no-store",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-        },
-    )
+def _serve(kind: str, id_param: str):
+    async def endpoint(request: Request) -> Response:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return PlainTextResponse("Sign in first.", status_code=401)
+        try:
+            item_id = int(request.path_params[id_param])
+            found = await run_in_threadpool(_locate, token, kind, item_id)
+        except AuthenticationFailed as error:
+            return PlainTextResponse(str(error), status_code=401)
+        except (NotFound, ValueError):
+            return PlainTextResponse("There is no such file, or you do not have access to it.", 404)
+        except ProSyncError as error:
+            return PlainTextResponse(str(error), status_code=503)
+        inline = kind == "preview" or request.query_params.get("inline") == "1"
+        headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+        try:
+            url = await run_in_threadpool(
+                found.store.download_url,
+                found.key,
+                filename=found.name,
+                content_type=found.mime_type,
+                inline=inline,
+            )
+        except ProSyncError as error:
+            return PlainTextResponse(str(error), status_code=503)
+        if url is not None:
+            return RedirectResponse(url, status_code=303, headers=headers)
+        path = found.store.path(found.key)
+        if not path.is_file():
+            return PlainTextResponse("The file is missing from storage; run `prosync reconcile`.", 410)
+        disposition = "inline" if inline else "attachment"
+        return FileResponse(  # streamed in chunks, never read whole into memory
+            path,
+            media_type=found.mime_type,
+            headers={
+                **headers,
+                "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(found.name)}",
+                "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox",
+            },
+        )
+
+    return endpoint
 
 
-ROUTES = [Route("/files/{document_id}", download, methods=["GET"])]
+ROUTES = [
+    Route("/files/{document_id}", _serve("document", "document_id"), methods=["GET"]),
+    Route("/files/{document_id}/preview", _serve("preview", "document_id"), methods=["GET"]),
+    Route("/staged/{ingest_id}", _serve("staged", "ingest_id"), methods=["GET"]),
+]

@@ -159,3 +159,33 @@ def history_table(history: list, *, with_values: bool = False) -> None:
         hide_index=True,
         column_config={"When": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss z")},
     )
+
+
+PREVIEW_LIMIT = 10 * 1024 * 1024
+
+
+def show_preview(
+    *, storage_code: str, key: str, mime_type: str, size_bytes: int, name: str, image_url: str | None = None
+) -> None:
+    """A file's preview: a PDF viewer, the image, the first 20 KB of text, or the stored preview image."""
+    from db import storage
+
+    try:
+        with reader() as conn:
+            store = storage.store_for(conn, storage_code)
+        if not store.exists(key):
+            st.warning("The file is missing from storage; an administrator can run `prosync reconcile`.")
+        elif mime_type == "application/pdf" and size_bytes <= PREVIEW_LIMIT:
+            st.pdf(store.read_head(key, limit=PREVIEW_LIMIT), height=480)
+        elif image_url and store.exists(image_url):
+            st.image(store.read_head(image_url, limit=PREVIEW_LIMIT), caption=f"Preview of {name}")
+        elif mime_type.startswith("image/") and size_bytes <= PREVIEW_LIMIT:
+            st.image(store.read_head(key, limit=PREVIEW_LIMIT), caption=name)
+        elif mime_type.startswith("text/") or mime_type == "application/json":
+            st.code(store.read_head(key, limit=20_000).decode("utf-8", "replace"), language=None)
+        elif size_bytes > PREVIEW_LIMIT:
+            st.caption("Too large to preview here; download it instead.")
+        else:
+            st.caption("No preview for this type; download it instead.")
+    except ProSyncError as error:
+        st.warning(str(error), icon=":material/cloud_off:")

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import random
 import struct
 import zlib
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import Engine
 
-from db import access, documents, projects, staging, tags, users
+from db import access, documents, ingest, projects, tags, users
 from db.engine import get_engine, system_transaction, transaction
-from db.storage import get_storage
+from db.storage import upload_store
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,7 @@ DEMO_MEMBERS = {
 }
 
 
-def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+def png_bytes(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
@@ -90,7 +92,7 @@ def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     )
 
 
-def _pdf(title: str) -> bytes:
+def pdf_bytes(title: str) -> bytes:
     body = f"BT /F1 18 Tf 72 720 Td ({title}) Tj ET".encode()
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -119,13 +121,13 @@ def _demo_file(project: str, n: int, rng: random.Random) -> tuple[str, str, byte
     slug = project.lower().replace(" ", "-")
     kind = n % 4
     if kind == 0:
-        return f"{slug}-brief-{n}.pdf", "application/pdf", _pdf(f"{project}: brief {n}")
+        return f"{slug}-brief-{n}.pdf", "application/pdf", pdf_bytes(f"{project}: brief {n}")
     if kind == 1:
         rows = "\n".join(f"{i},{rng.randint(1, 999)},{rng.choice(['open', 'done'])}" for i in range(20))
         return f"{slug}-tracker-{n}.csv", "text/csv", f"item,amount,state\n{rows}\n".encode()
     if kind == 2:
         colour = (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255))
-        return f"{slug}-diagram-{n}.png", "image/png", _png(32, 24, colour)
+        return f"{slug}-diagram-{n}.png", "image/png", png_bytes(32, 24, colour)
     return f"{slug}-notes-{n}.txt", "text/plain", f"Meeting notes {n} for {project}.\n".encode()
 
 
@@ -133,8 +135,8 @@ def load_demo(engine: Engine | None = None) -> bool:
     """Load the demo data set; False (and nothing written) if it is already there."""
     engine = engine or get_engine()
     rng = random.Random(20261124)
-    storage = get_storage()
     with system_transaction(engine=engine) as conn:
+        storage = upload_store(conn)
         if users.find_user_by_login(conn, login="admin@example.com") is not None:
             return False
         people = {}
@@ -183,31 +185,25 @@ def load_demo(engine: Engine | None = None) -> bool:
         # This week's uploads go through staging: some approved, some pending, one rejected.
         for n in range(history_count, history_count + 3):
             file_name, mime, data = _demo_file(name, n, rng)
-            stored = storage.put_bytes(data)
-            with transaction(actor_id=people["contributor"].id, engine=engine) as conn:
-                staged = staging.enqueue(
-                    conn,
-                    project_id=project.id,
-                    original_name=file_name,
-                    checksum=stored.checksum,
-                    size_bytes=stored.size_bytes,
-                    detected_mime=mime,
-                    declared_mime=mime,
-                    storage_code=storage.code,
-                    object_key=stored.key,
-                    notes="Uploaded for the weekly review",
-                    metadata={"source": "demo", "batch": index},
-                )
+            staged = ingest.stage_file(
+                partial(transaction, actor_id=people["contributor"].id, engine=engine),
+                project_id=project.id,
+                name=file_name,
+                stream=io.BytesIO(data),
+                declared_mime=mime,
+                notes="Uploaded for the weekly review",
+                metadata={"source": "demo", "batch": index},
+            ).staged
             step = (index + n) % 3
             if step == 0:
                 continue  # stays pending
-            with transaction(actor_id=people["reviewer"].id, engine=engine) as conn:
-                if step == 1:
-                    staging.approve(conn, ingest_id=staged.id, reviewer_notes="Looks good")
-                elif index % 4 == 0:
-                    staging.reject(conn, ingest_id=staged.id, reason="Wrong project: belongs to Finance")
-                else:
-                    staging.approve(conn, ingest_id=staged.id)
+            reviewer = partial(transaction, actor_id=people["reviewer"].id, engine=engine)
+            if step == 1:
+                ingest.approve_file(reviewer, ingest_id=staged.id, reviewer_notes="Looks good")
+            elif index % 4 == 0:
+                ingest.reject_file(reviewer, ingest_id=staged.id, reason="Wrong project: belongs to Finance")
+            else:
+                ingest.approve_file(reviewer, ingest_id=staged.id)
     # A little life: a description edit, a soft-deleted document, a project in the trash.
     with transaction(actor_id=people["lead"].id, engine=engine) as conn:
         apollo = made["Apollo Onboarding"]

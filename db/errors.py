@@ -27,3 +27,7 @@ class Conflict(ProSyncError):
 
 class AuthenticationFailed(ProSyncError):
     pass
+
+
+class StorageUnavailable(ProSyncError):
+    """The object store did not answer or refused a request; nothing was recorded."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,6 +22,17 @@ class Settings:
     documents_retention_quarters: int | None
     session_lifetime_hours: int
     session_idle_minutes: int
+    storage_code: str | None = None  # where new uploads go; None: storage_reference's default row
+    s3_endpoint_url: str | None = None
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = field(default=None, repr=False)
+    s3_secret_access_key: str | None = field(default=None, repr=False)
+    s3_part_size_mb: int = 8
+    s3_max_attempts: int = 3
+    s3_timeout_seconds: int = 30
+    presigned_url_seconds: int = 300
 
 
 def _secrets() -> dict[str, object]:
@@ -52,6 +63,19 @@ def load(env: dict[str, str] | None = None) -> Settings:
         documents_retention_quarters=_optional_int(source.get("PROSYNC_DOCUMENTS_RETENTION_QUARTERS")),
         session_lifetime_hours=int(source.get("PROSYNC_SESSION_LIFETIME_HOURS", "72")),
         session_idle_minutes=int(source.get("PROSYNC_SESSION_IDLE_MINUTES", "60")),
+        storage_code=source.get("PROSYNC_STORAGE") or None,
+        s3_endpoint_url=source.get("PROSYNC_S3_ENDPOINT_URL") or None,
+        s3_bucket=source.get("PROSYNC_S3_BUCKET") or None,
+        s3_prefix=source.get("PROSYNC_S3_PREFIX", "").strip("/"),
+        s3_region=source.get("PROSYNC_S3_REGION") or "us-east-1",
+        # Credentials: the standard AWS variables, from the environment or secrets.toml. When
+        # absent, boto3's own chain (instance roles, ~/.aws) applies. Never stored in the database.
+        s3_access_key_id=source.get("AWS_ACCESS_KEY_ID") or None,
+        s3_secret_access_key=source.get("AWS_SECRET_ACCESS_KEY") or None,
+        s3_part_size_mb=max(5, int(source.get("PROSYNC_S3_PART_SIZE_MB", "8"))),
+        s3_max_attempts=int(source.get("PROSYNC_S3_MAX_ATTEMPTS", "3")),
+        s3_timeout_seconds=int(source.get("PROSYNC_S3_TIMEOUT_SECONDS", "30")),
+        presigned_url_seconds=int(source.get("PROSYNC_PRESIGNED_URL_SECONDS", "300")),
     )
 
 

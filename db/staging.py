@@ -17,13 +17,15 @@ from db.types import Cursor, Document, Page, StagedFile
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _STAGED_COLUMNS = """
     i.id, i.project_id, p.name as project_name, i.original_name, i.declared_mime, i.detected_mime,
-    c.size_bytes, i.checksum, c.object_key as s3_key, i.status, i.notes, i.metadata,
-    i.uploaded_by, i.uploaded_at, i.rejection_reason, i.reviewed_by, i.reviewed_at, i.document_id
+    c.size_bytes, i.checksum, c.storage_code, c.object_key as s3_key, i.status, i.notes, i.metadata,
+    i.uploaded_by, u.login as uploaded_by_login, i.uploaded_at, i.rejection_reason, i.reviewer_notes,
+    i.reviewed_by, i.reviewed_at, i.document_id
 """
 _STAGED_FROM = """
     from staging.documents_ingest i
     join projects.projects p on p.id = i.project_id
     join documents.contents c on c.checksum = i.checksum
+    left join users.users u on u.id = i.uploaded_by
 """
 
 
@@ -149,20 +151,30 @@ def list_rejected(conn: Connection, *, after: Cursor | None = None, limit: int =
     return Page(rows=[dict(r._mapping) for r in rows], next=cursor)
 
 
-def _lock_pending(conn: Connection, ingest_id: int) -> StagedFile:
+def _lock(conn: Connection, ingest_id: int, expected: str) -> StagedFile:
     staged = get_staged_file(conn, ingest_id=ingest_id)
     access.require_permission(conn, project_id=staged.project_id, permission="can_review")
     # The row lock makes two reviewers deciding at once take turns; the second sees the outcome.
     status = conn.execute(
         text("select status from staging.documents_ingest where id = :id for update"),
         {"id": ingest_id},
-    ).scalar_one()
-    if status != "pending":
-        raise Conflict(f"This file was already handled by someone else ({status}).")
+    ).scalar_one_or_none()
+    if status is None:
+        raise Conflict("This file was already purged by someone else.")
+    if status != expected:
+        if expected == "pending":
+            raise Conflict(f"This file was already handled by someone else ({status}).")
+        raise Conflict(f"Only a {expected} file can be changed this way; this one is {status}.")
     return staged
 
 
-def approve(conn: Connection, *, ingest_id: int, reviewer_notes: str = "") -> Document:
+def _lock_pending(conn: Connection, ingest_id: int) -> StagedFile:
+    return _lock(conn, ingest_id, "pending")
+
+
+def approve(
+    conn: Connection, *, ingest_id: int, reviewer_notes: str = "", image_url: str | None = None
+) -> Document:
     """Promote a pending file into documents.documents; the staging row records the decision."""
     _lock_pending(conn, ingest_id)
     notes = _text(reviewer_notes, "reviewer notes")
@@ -170,11 +182,11 @@ def approve(conn: Connection, *, ingest_id: int, reviewer_notes: str = "") -> Do
         document_id = conn.execute(
             text(
                 "insert into documents.documents (project_id, name, mime_type, checksum, metadata,"
-                " uploaded_by, ingest_id)"
+                " uploaded_by, ingest_id, image_url)"
                 " select project_id, original_name, detected_mime, checksum, metadata,"
-                " uploaded_by, id from staging.documents_ingest where id = :id returning id"
+                " uploaded_by, id, :image_url from staging.documents_ingest where id = :id returning id"
             ),
-            {"id": ingest_id},
+            {"id": ingest_id, "image_url": image_url},
         ).scalar_one()
         conn.execute(
             text(
@@ -206,3 +218,55 @@ def reject(conn: Connection, *, ingest_id: int, reason: str, reviewer_notes: str
             },
         )
     return get_staged_file(conn, ingest_id=ingest_id)
+
+
+def reopen(conn: Connection, *, ingest_id: int) -> StagedFile:
+    """Put a rejected file back in the review queue (its rejection stays in the history and audit log)."""
+    staged = _lock(conn, ingest_id, "rejected")
+    already = conn.execute(
+        text("select 1 from documents.document_registry where project_id = :p and checksum = :c"),
+        {"p": staged.project_id, "c": staged.checksum},
+    ).one_or_none()
+    if already is not None:
+        raise DuplicateContent("This file has become a document of the project since; it cannot be reopened.")
+    with domain_errors():
+        conn.execute(
+            text(
+                "update staging.documents_ingest set status = 'pending', rejection_reason = null,"
+                " reviewed_by = null, reviewed_at = null where id = :id"
+            ),
+            {"id": ingest_id},
+        )
+    return get_staged_file(conn, ingest_id=ingest_id)
+
+
+def lock_content(conn: Connection, *, checksum: str) -> None:
+    """Serialise, until this transaction ends, every change to whether some content is stored."""
+    conn.execute(text("select pg_advisory_xact_lock(hashtextextended(:c, 0))"), {"c": checksum})
+
+
+def content_in_use(conn: Connection, *, checksum: str) -> bool:
+    """True while any document or staged file still refers to the content."""
+    return bool(
+        conn.execute(
+            text(
+                "select exists (select 1 from documents.document_registry where checksum = :c)"
+                " or exists (select 1 from staging.documents_ingest where checksum = :c)"
+            ),
+            {"c": checksum},
+        ).scalar_one()
+    )
+
+
+def purge(conn: Connection, *, ingest_id: int) -> tuple[StagedFile, bool]:
+    """Delete a rejected staging row; True when its content is now unused (the caller removes the object).
+
+    The audit log keeps the deleted row. The content row goes with it when nothing else uses it.
+    """
+    staged = _lock(conn, ingest_id, "rejected")
+    lock_content(conn, checksum=staged.checksum)
+    conn.execute(text("delete from staging.documents_ingest where id = :id"), {"id": ingest_id})
+    if content_in_use(conn, checksum=staged.checksum):
+        return staged, False
+    conn.execute(text("delete from documents.contents where checksum = :c"), {"c": staged.checksum})
+    return staged, True

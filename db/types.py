@@ -130,13 +130,16 @@ class StagedFile:
     detected_mime: str
     size_bytes: int
     checksum: str
+    storage_code: str
     s3_key: str
     status: str
     notes: str
     metadata: dict
     uploaded_by: int | None
+    uploaded_by_login: str | None
     uploaded_at: datetime
     rejection_reason: str | None = None
+    reviewer_notes: str = ""
     reviewed_by: int | None = None
     reviewed_at: datetime | None = None
     document_id: int | None = None

@@ -6,12 +6,19 @@ from datetime import UTC, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard.ui import csv_download, history_table, localize, project_picker, reader, show_flash, write
+from dashboard.ui import (
+    csv_download,
+    history_table,
+    localize,
+    project_picker,
+    reader,
+    show_flash,
+    show_preview,
+    write,
+)
 from db import access, documents, projects, tags
-from db.storage import get_storage
 
 PAGE_SIZE = 25
-PREVIEW_LIMIT = 10 * 1024 * 1024
 
 st.title("Documents")
 show_flash()
@@ -138,19 +145,14 @@ else:
                     ):
                         st.rerun()
         with preview:
-            storage = get_storage()
-            if not storage.exists(document.object_key):
-                st.warning("The file is missing from storage.")
-            elif document.size_bytes > PREVIEW_LIMIT:
-                st.caption("Too large to preview here; download it instead.")
-            elif document.mime_type.startswith("image/"):
-                st.image(storage.read_bytes(document.object_key, limit=PREVIEW_LIMIT), caption=document.name)
-            elif document.mime_type == "application/pdf":
-                st.pdf(storage.read_bytes(document.object_key, limit=PREVIEW_LIMIT), height=480)
-            elif document.mime_type.startswith("text/") or document.mime_type == "application/json":
-                st.code(storage.read_bytes(document.object_key, limit=20_000).decode("utf-8", "replace"))
-            else:
-                st.caption("No preview for this type; download it instead.")
+            show_preview(
+                storage_code=document.storage_code,
+                key=document.object_key,
+                mime_type=document.mime_type,
+                size_bytes=document.size_bytes,
+                name=document.name,
+                image_url=document.image_url,
+            )
         st.markdown("**History**")
         history_table(history)
     else:

@@ -150,16 +150,26 @@ def count(conn: Connection, sql: str, **params) -> int:
     return conn.execute(text(sql), params).scalar_one()
 
 
-def _demo_database(server_url: str, name: str, storage) -> str:
+def _demo_database(server_url: str, name: str, storage, extra_env: dict[str, str] | None = None) -> str:
     from db.demo import load_demo
 
     url = create_database(server_url, name)
     migrate.upgrade(url=url)
     os.environ["PROSYNC_STORAGE_DIR"] = str(storage)
+    saved = {key: os.environ.get(key) for key in extra_env or {}}
+    os.environ.update(extra_env or {})
     _refresh_settings()
-    engine = create_engine(sqlalchemy_url(url))
-    assert load_demo(engine) is True
-    engine.dispose()
+    try:
+        engine = create_engine(sqlalchemy_url(url))
+        assert load_demo(engine) is True
+        engine.dispose()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        _refresh_settings()
     return url
 
 
@@ -173,6 +183,25 @@ def demo_url(server_url, tmp_path_factory) -> str:
 def demo_rw_url(server_url, tmp_path_factory) -> str:
     """A second copy of the demo, for screen tests that write (so readers' counts stay true)."""
     return _demo_database(server_url, "prosync_demo_rw", tmp_path_factory.mktemp("objects_rw"))
+
+
+@pytest.fixture(scope="session")
+def demo_s3_url(server_url, tmp_path_factory, moto_s3) -> str:
+    """The demo data set with every object in the moto S3 bucket (prefix demo)."""
+    moto_s3.start()
+    return _demo_database(
+        server_url, "prosync_demo_s3", tmp_path_factory.mktemp("unused"), s3_environment(moto_s3, "demo")
+    )
+
+
+@pytest.fixture
+def demo_s3_env(demo_s3_url, moto_s3, monkeypatch):
+    """The app reads the S3 demo database, with the S3 settings an operator would set."""
+    moto_s3.start()
+    for name, value in s3_environment(moto_s3, "demo").items():
+        monkeypatch.setenv(name, value)
+    with _settings_pointing_at(demo_s3_url, monkeypatch) as url:
+        yield url
 
 
 def _refresh_settings() -> None:
@@ -203,3 +232,83 @@ def demo_rw_env(demo_rw_url, monkeypatch):
     """The app reads and writes the writable demo database."""
     with _settings_pointing_at(demo_rw_url, monkeypatch) as url:
         yield url
+
+
+# Object stores: a temporary folder, and a real S3 HTTP endpoint on loopback (moto's server).
+
+
+class MotoS3:
+    """moto's ThreadedMotoServer on a fixed loopback port, which a fault test may stop and restart."""
+
+    def __init__(self):
+        from moto.server import ThreadedMotoServer
+
+        self._make = lambda port: ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.server = self._make(0)
+        self.server.start()
+        self.port = self.server.get_host_and_port()[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.running = True
+
+    def stop(self) -> None:
+        """Stop answering: connections to the port are refused from now on."""
+        self.server.stop()
+        self.server._server.server_close()
+        self.running = False
+
+    def start(self) -> None:
+        if not self.running:
+            self.server = self._make(self.port)
+            self.server.start()
+            self.running = True
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[MotoS3]:
+    server = MotoS3()
+    import boto3
+
+    boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).create_bucket(Bucket="prosync-test")
+    yield server
+    if server.running:
+        server.stop()
+
+
+def s3_environment(moto_s3: MotoS3, prefix: str) -> dict[str, str]:
+    """The settings that point ProSync at the moto bucket (as an operator would set them)."""
+    return {
+        "PROSYNC_STORAGE": "s3",
+        "PROSYNC_S3_ENDPOINT_URL": moto_s3.endpoint,
+        "PROSYNC_S3_BUCKET": "prosync-test",
+        "PROSYNC_S3_PREFIX": prefix,
+        "PROSYNC_S3_REGION": "us-east-1",
+        "PROSYNC_S3_PART_SIZE_MB": "5",
+        "PROSYNC_S3_MAX_ATTEMPTS": "2",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path, monkeypatch):
+    """The configured upload store, once as a local folder and once as S3 (each test gets its own)."""
+    from db import storage
+
+    monkeypatch.setenv("PROSYNC_STORAGE_DIR", str(tmp_path / "objects"))
+    if request.param == "s3":
+        moto_s3 = request.getfixturevalue("moto_s3")
+        moto_s3.start()
+        for name, value in s3_environment(moto_s3, f"t{next(_counter)}").items():
+            monkeypatch.setenv(name, value)
+    else:
+        monkeypatch.setenv("PROSYNC_STORAGE", "local")
+    _refresh_settings()
+    yield storage.make_store(request.param, request.param)
+    monkeypatch.undo()
+    _refresh_settings()

@@ -115,3 +115,52 @@ def test_download_streams_a_document_only_to_someone_who_may_see_it(client):
     refused = client.get(f"/files/{doc}")
     assert refused.status_code == 404 and b"%PDF" not in refused.content
     assert client.get("/files/999999999").status_code == 404
+
+
+def test_previews_and_staged_files_are_served_to_members_only(client):
+    doc = scalar(
+        "select id from documents.documents where image_url is not null"
+        " and project_id = (select id from projects.projects where name = 'Annual Budget') limit 1"
+    )
+    preview_key = scalar("select image_url from documents.documents where id = :d", d=doc)
+    staged = scalar("select id from staging.pending_documents where project_name = 'Annual Budget' limit 1")
+    assert client.get(f"/files/{doc}/preview").status_code == 401
+    _sign_in(client, "reviewer@example.com", DEMO_PASSWORD)
+    preview = client.get(f"/files/{doc}/preview")
+    assert preview.status_code == 200 and preview.content.startswith(b"\x89PNG")
+    assert preview.headers["content-disposition"].startswith("inline")
+    staged_file = client.get(f"/staged/{staged}")
+    assert staged_file.status_code == 200
+    assert hashlib.sha256(staged_file.content).hexdigest() == scalar(
+        "select checksum from staging.documents_ingest where id = :i", i=staged
+    )
+    client.cookies.clear()
+    _sign_in(client, "ops@example.com", DEMO_PASSWORD)
+    assert client.get(f"/staged/{staged}").status_code == 404
+    assert client.get(f"/files/{doc}/preview").status_code == 404
+    assert preview_key.startswith("previews/")
+
+
+@pytest.fixture
+def s3_client(demo_s3_env):
+    app = Starlette(routes=[*ROUTES, *file_routes.ROUTES], middleware=[Middleware(SignInRedirect)])
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+def test_s3_downloads_redirect_to_a_short_lived_presigned_url(s3_client):
+    import urllib.request
+
+    doc = scalar("select id from documents.active_documents where project_name = 'Annual Budget' limit 1")
+    _sign_in(s3_client, "viewer@example.com", DEMO_PASSWORD)
+    answer = s3_client.get(f"/files/{doc}", follow_redirects=False)
+    assert answer.status_code == 303
+    url = answer.headers["location"]
+    assert "X-Amz-Signature=" in url and "X-Amz-Expires=300" in url and "/demo/sha256/" in url
+    with urllib.request.urlopen(url, timeout=10) as fetched:
+        assert hashlib.sha256(fetched.read()).hexdigest() == scalar(
+            "select checksum from documents.documents where id = :d", d=doc
+        )
+    assert scalar("select count(*) from documents.contents where storage_code = 's3'") == scalar(
+        "select count(*) from documents.contents"
+    ), "the whole demo went to S3"

@@ -1,0 +1,327 @@
+"""Ingest through both object stores: every check, every refusal, approval, rejection, purge, reopen."""
+
+import io
+import zipfile
+
+import pytest
+
+from db import ingest, staging, storage
+from db.demo import pdf_bytes, png_bytes
+from db.errors import Conflict, DuplicateContent, InvalidInput, NotFound, PermissionDenied, StorageUnavailable
+from tests.conftest import acting, count, make_project, make_user
+
+
+@pytest.fixture
+def team(conn):
+    owner = make_user(conn)
+    contributor, reviewer, viewer = make_user(conn), make_user(conn), make_user(conn)
+    project = make_project(
+        conn, owner=owner, members=[(contributor, "contributor"), (reviewer, "reviewer"), (viewer, "viewer")]
+    )
+    return project, owner, contributor, reviewer, viewer
+
+
+def unit(conn, user):
+    return lambda: acting(conn, user)
+
+
+def stage(conn, user, project, name, data, **details):
+    return ingest.stage_file(
+        unit(conn, user), project_id=project.id, name=name, stream=io.BytesIO(data), **details
+    )
+
+
+def objects(store) -> list[str]:
+    return [o.key for o in store.list_objects("")]
+
+
+def staged_rows(conn) -> int:
+    return count(conn, "select count(*) from staging.documents_ingest")
+
+
+def test_a_file_is_stored_by_content_and_staged(conn, store, team):
+    project, _, contributor, _, _ = team
+    data = pdf_bytes("Quarterly report")
+    outcome = stage(
+        conn,
+        contributor,
+        project,
+        "Q3 report.pdf",
+        data,
+        declared_mime="application/pdf",
+        notes="for the board",
+        metadata={"quarter": "Q3"},
+    )
+    staged = outcome.staged
+    assert outcome.status == "staged" and "PDF" in outcome.message
+    assert staged.status == "pending" and staged.detected_mime == "application/pdf"
+    assert staged.size_bytes == len(data) and staged.storage_code == store.code
+    assert staged.s3_key == storage.object_key(staged.checksum)
+    assert "report" not in staged.s3_key, "keys are never made from the user's file name"
+    assert objects(store) == [staged.s3_key]
+    assert staged.metadata == {"quarter": "Q3"} and staged.notes == "for the board"
+    assert staged.uploaded_by == contributor.id
+    with store.open(staged.s3_key) as stream:
+        assert stream.read() == data
+
+
+def zip_bomb() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("zeros.bin", b"\0" * (20 * 1024 * 1024))
+    return out.getvalue()
+
+
+REFUSALS = [
+    ("empty.txt", b"", None, "empty"),
+    ("tool.exe", b"MZ\x90\x00" + b"\0" * 60, None, "Windows executable.*not accepted"),
+    ("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg"></svg>', None, "SVG.*not accepted"),
+    ("page.html", b"<!DOCTYPE html><html><script>alert(1)</script></html>", None, "HTML.*not accepted"),
+    ("invoice.pdf", png_bytes(4, 4, (1, 2, 3)), None, r"ends in \.pdf, but its bytes are a PNG image"),
+    ("invoice", pdf_bytes("x"), None, r"has no extension, but its bytes are a PDF \(\.pdf\)"),
+    ("report.pdf", pdf_bytes("x"), "image/png", "declared as image/png, but its bytes are a PDF"),
+    ("../../etc/passwd.txt", b"root", None, "contains a path"),
+    ("nul\x00.txt", b"text", None, "NUL"),
+    ("a" * 296 + ".txt", b"text", None, "300 characters long"),
+    ("cod\u202etxt.exe", b"text", None, "right-to-left"),
+    ("line\nbreak.txt", b"text", None, "control characters"),
+    ("bomb.zip", zip_bomb(), None, "zip bomb"),
+    ("broken.zip", b"PK\x03\x04" + b"\xff" * 100, None, "damaged"),
+    ("photo.png", png_bytes(4, 4, (9, 9, 9)) + zip_bomb(), None, "polyglot"),
+    ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\x13" * 200, None, "image is damaged"),
+    ("blob.txt", bytes(range(256)) * 4, None, "cannot tell what kind of file"),
+    ("script.txt", b"#!/bin/sh\nrm -rf /\n", None, "Shell script.*not accepted"),
+]
+
+
+@pytest.mark.parametrize(("name", "data", "declared", "message"), REFUSALS, ids=[r[3][:20] for r in REFUSALS])
+def test_every_refusal_says_why_and_leaves_nothing_behind(conn, store, team, name, data, declared, message):
+    project, _, contributor, _, _ = team
+    rows, audit = staged_rows(conn), count(conn, "select count(*) from audit.audit_log")
+    with pytest.raises(InvalidInput, match=message):
+        stage(conn, contributor, project, name, data, declared_mime=declared)
+    assert staged_rows(conn) == rows
+    assert count(conn, "select count(*) from audit.audit_log") == audit
+    assert objects(store) == []
+
+
+def test_a_file_over_its_types_limit_is_refused(conn, store, team):
+    project, _, contributor, _, _ = team
+    with acting(conn, None):
+        conn.exec_driver_sql(
+            "update documents.filetype_reference set max_size_bytes = 100 where mime_type = 'text/plain'"
+        )
+    with pytest.raises(InvalidInput, match="101 bytes; a Text may be at most 100 bytes"):
+        stage(conn, contributor, project, "long.txt", b"x" * 101)
+    assert objects(store) == [] and staged_rows(conn) == 0
+
+
+def test_browser_aliases_and_generic_types_are_accepted(conn, store, team):
+    project, _, contributor, _, _ = team
+    assert stage(
+        conn, contributor, project, "data.csv", b"a,b\n1,2\n", declared_mime="application/vnd.ms-excel"
+    ).ok
+    photo = stage(
+        conn,
+        contributor,
+        project,
+        "photo.jpg.png",
+        png_bytes(8, 8, (0, 0, 0)),
+        declared_mime="application/octet-stream",
+    )
+    assert photo.staged.detected_mime == "image/png"
+    notes = stage(
+        conn, contributor, project, "notes.md", "# Notes — ünïcode\n".encode(), declared_mime="text/plain"
+    )
+    assert notes.staged.detected_mime == "text/markdown"
+
+
+def test_uploading_without_permission_is_refused_before_anything_is_stored(conn, store, team):
+    project, _, _, _, viewer = team
+    outsider = make_user(conn)
+    with pytest.raises(PermissionDenied):
+        stage(conn, viewer, project, "a.txt", b"viewer text")
+    with pytest.raises((PermissionDenied, NotFound)):
+        stage(conn, outsider, project, "a.txt", b"outsider text")
+    assert objects(store) == [] and staged_rows(conn) == 0
+
+
+def test_duplicates_are_reported_in_the_project_and_only_in_projects_the_uploader_sees(conn, store, team):
+    project, owner, contributor, reviewer, _ = team
+    first = stage(conn, contributor, project, "a.txt", b"same bytes").staged
+    with pytest.raises(DuplicateContent, match=r"already waiting for review \(as a.txt"):
+        stage(conn, contributor, project, "b.txt", b"same bytes")
+    with acting(conn, reviewer):
+        staging.approve(conn, ingest_id=first.id)
+    with pytest.raises(DuplicateContent, match=r"already a document of this project \(as a.txt\)"):
+        stage(conn, contributor, project, "c.txt", b"same bytes")
+
+    # In another project the same content is welcome, stored once, and the uploader is told
+    # where else it is, but only where they may look.
+    other = make_project(conn, owner=owner, members=[(contributor, "contributor")])
+    again = stage(conn, contributor, other, "copy.txt", b"same bytes")
+    assert again.ok and project.name in again.message
+    assert objects(store) == [first.s3_key]
+    hidden = make_project(conn, owner=make_user(conn), members=[(contributor, "contributor")])
+    stranger_project = make_project(conn, owner=make_user(conn))
+    stranger = make_user(conn)
+    with acting(conn, None):
+        from db import access
+
+        access.grant_access(conn, project_id=stranger_project.id, user_id=stranger.id, role="contributor")
+    told = stage(conn, stranger, stranger_project, "mine.txt", b"same bytes")
+    assert project.name not in told.message and other.name not in told.message
+    assert hidden.name not in again.message
+
+
+def test_a_failed_record_removes_the_object_it_stored(conn, store, team):
+    project, _, contributor, _, _ = team
+    with pytest.raises(InvalidInput, match="Notes are longer|longer than 10,000"):
+        stage(conn, contributor, project, "a.txt", b"with long notes", notes="n" * 10_001)
+    assert objects(store) == [] and staged_rows(conn) == 0
+    assert stage(conn, contributor, project, "a.txt", b"with long notes", notes="short").ok
+
+
+def test_a_failed_record_keeps_an_object_that_others_use(conn, store, team):
+    project, owner, contributor, _, _ = team
+    kept = stage(conn, contributor, project, "a.txt", b"shared bytes").staged
+    other = make_project(conn, owner=owner, members=[(contributor, "contributor")])
+    with pytest.raises(InvalidInput):
+        stage(conn, contributor, other, "a.txt", b"shared bytes", notes="n" * 10_001)
+    assert objects(store) == [kept.s3_key]
+
+
+def test_approval_makes_a_document_with_a_preview(conn, store, team):
+    project, _, contributor, reviewer, _ = team
+    for name, data in (("shot.png", png_bytes(600, 300, (200, 10, 10))), ("brief.pdf", pdf_bytes("Brief"))):
+        staged = stage(conn, contributor, project, name, data).staged
+        outcome = ingest.approve_file(unit(conn, reviewer), ingest_id=staged.id, reviewer_notes="fine")
+        document = outcome.document
+        assert document.name == name and document.checksum == staged.checksum
+        assert document.image_url == storage.preview_key(staged.checksum)
+        with store.open(document.image_url) as preview:
+            from PIL import Image
+
+            image = Image.open(preview)
+            assert image.format == "PNG" and max(image.size) <= 480
+        row = conn.exec_driver_sql(
+            "select status, reviewed_by, reviewer_notes, document_id from staging.documents_ingest"
+            f" where id = {staged.id}"
+        ).one()
+        assert tuple(row) == ("approved", reviewer.id, "fine", document.id)
+    text_file = stage(conn, contributor, project, "plain.txt", b"no preview for text").staged
+    assert ingest.approve_file(unit(conn, reviewer), ingest_id=text_file.id).document.image_url is None
+
+
+def test_approval_and_rejection_need_the_review_permission_and_a_reason(conn, store, team):
+    project, _, contributor, reviewer, _ = team
+    staged = stage(conn, contributor, project, "a.txt", b"needs review").staged
+    with pytest.raises(PermissionDenied):
+        ingest.approve_file(unit(conn, contributor), ingest_id=staged.id)
+    with pytest.raises(PermissionDenied):
+        ingest.reject_file(unit(conn, contributor), ingest_id=staged.id, reason="no")
+    with pytest.raises(InvalidInput, match="needs a reason"):
+        ingest.reject_file(unit(conn, reviewer), ingest_id=staged.id, reason="   ")
+    assert count(conn, "select count(*) from documents.documents") == 0
+    assert (
+        conn.exec_driver_sql(f"select status from staging.documents_ingest where id = {staged.id}").scalar()
+        == "pending"
+    )
+
+
+def test_bulk_decisions_report_each_file(conn, store, team):
+    project, _, contributor, reviewer, _ = team
+    ids = [stage(conn, contributor, project, f"f{n}.txt", f"file {n}".encode()).staged.id for n in range(3)]
+    approved = ingest.each(ids[:2], lambda i: ingest.approve_file(unit(conn, reviewer), ingest_id=i))
+    assert [o.status for o in approved] == ["approved", "approved"]
+    again = ingest.each(ids, lambda i: ingest.reject_file(unit(conn, reviewer), ingest_id=i, reason="dup"))
+    assert [o.status for o in again] == ["refused", "refused", "rejected"]
+    assert "already handled" in again[0].message
+
+
+def test_a_rejected_file_can_be_reopened_or_purged(conn, store, team):
+    project, owner, contributor, reviewer, _ = team
+    staged = stage(conn, contributor, project, "a.txt", b"rejected bytes").staged
+    ingest.reject_file(unit(conn, reviewer), ingest_id=staged.id, reason="wrong project")
+    with acting(conn, reviewer):
+        reopened = staging.reopen(conn, ingest_id=staged.id)
+    assert reopened.status == "pending" and reopened.rejection_reason is None
+    ingest.reject_file(unit(conn, reviewer), ingest_id=staged.id, reason="still wrong")
+    with pytest.raises(PermissionDenied):
+        ingest.purge_file(unit(conn, contributor), ingest_id=staged.id)
+    outcome = ingest.purge_file(unit(conn, reviewer), ingest_id=staged.id)
+    assert "removed from storage" in outcome.message
+    assert objects(store) == [] and staged_rows(conn) == 0
+    assert count(conn, "select count(*) from documents.contents") == 0
+    deleted = count(
+        conn,
+        "select count(*) from audit.audit_log where table_name = 'documents_ingest' and action = 'delete'"
+        " and record_id = :id",
+        id=str(staged.id),
+    )
+    assert deleted == 1, "the purge is in the audit log"
+    with pytest.raises(NotFound):
+        ingest.purge_file(unit(conn, reviewer), ingest_id=staged.id)
+
+
+def test_purging_keeps_content_that_another_project_uses(conn, store, team):
+    project, owner, contributor, reviewer, _ = team
+    other = make_project(conn, owner=owner, members=[(contributor, "contributor")])
+    kept = stage(conn, contributor, other, "keep.txt", b"two homes").staged
+    gone = stage(conn, contributor, project, "drop.txt", b"two homes").staged
+    ingest.reject_file(unit(conn, reviewer), ingest_id=gone.id, reason="not ours")
+    assert "still used elsewhere" in ingest.purge_file(unit(conn, reviewer), ingest_id=gone.id).message
+    assert objects(store) == [kept.s3_key]
+
+
+def test_reopening_is_refused_once_the_content_became_a_document(conn, store, team):
+    project, _, contributor, reviewer, _ = team
+    first = stage(conn, contributor, project, "a.txt", b"twice").staged
+    ingest.reject_file(unit(conn, reviewer), ingest_id=first.id, reason="later")
+    second = stage(conn, contributor, project, "b.txt", b"twice").staged
+    ingest.approve_file(unit(conn, reviewer), ingest_id=second.id)
+    with acting(conn, reviewer), pytest.raises(DuplicateContent, match="cannot be reopened"):
+        staging.reopen(conn, ingest_id=first.id)
+    with acting(conn, reviewer), pytest.raises(Conflict, match="Only a rejected file"):
+        staging.reopen(conn, ingest_id=second.id)
+
+
+class StopsTheStoreMidUpload(io.BytesIO):
+    """A file whose upload stops the S3 server after its first part has arrived."""
+
+    def __init__(self, data, server, part_size):
+        super().__init__(data)
+        self.server, self.part_size, self.parts_read = server, part_size, 0
+
+    def read(self, size=-1):
+        if size == self.part_size:
+            self.parts_read += 1
+            if self.parts_read == 2:
+                self.server.stop()
+        return super().read(size)
+
+
+def test_the_object_store_failing_mid_upload_leaves_nothing_and_a_retry_succeeds(
+    conn, moto_s3, team, monkeypatch
+):
+    from tests.conftest import _refresh_settings, s3_environment
+
+    for name, value in s3_environment(moto_s3, "fault").items():
+        monkeypatch.setenv(name, value)
+    _refresh_settings()
+    project, _, contributor, _, _ = team
+    data = pdf_bytes("arrives later") + b"%" + b"x" * (11 * 1024 * 1024)  # three parts of 5 MB
+    store = storage.make_store("s3", "s3")
+    moto_s3.start()
+    stream = StopsTheStoreMidUpload(data, moto_s3, 5 * 1024 * 1024)
+    try:
+        with pytest.raises(StorageUnavailable, match="did not accept the file"):
+            ingest.stage_file(unit(conn, contributor), project_id=project.id, name="big.pdf", stream=stream)
+        assert stream.parts_read == 2, "the store stopped after the first part arrived"
+    finally:
+        moto_s3.start()
+    assert staged_rows(conn) == 0 and objects(store) == []
+    assert stage(conn, contributor, project, "big.pdf", data).ok
+    assert len(objects(store)) == 1
+    monkeypatch.undo()
+    _refresh_settings()
