@@ -113,6 +113,104 @@ def _partitions_status(args) -> None:
         print(f"{row.partition_name:<40} {bounds:<24} {rows:>16} {row.total_bytes:>12,} B")
 
 
+def _actor_unit(email: str | None):
+    """Units of work as the user named by --as, or as the command line (no user) without it."""
+    from functools import partial
+
+    from db import users
+    from db.engine import system_transaction, transaction
+
+    if not email:
+        return system_transaction, None
+    with system_transaction() as conn:
+        user = users.find_user_by_login(conn, login=email)
+    if user is None or not user.is_active:
+        raise CommandError(f"there is no active user {email}")
+    return partial(transaction, actor_id=user.id), user
+
+
+def _progress(done: int, total: int, name: str) -> None:
+    if not sys.stderr.isatty():
+        return
+    width = 30
+    filled = width * done // max(total, 1)
+    print(
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {name[:40]:<40}", end="", file=sys.stderr
+    )
+    if done == total:
+        print(file=sys.stderr)
+
+
+def _ingest(args) -> None:
+    from db import access, ingest, projects
+    from db.engine import system_transaction
+
+    _require_migrated()
+    root = Path(args.path)
+    if not root.exists():
+        raise CommandError(f"{root} does not exist")
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    hidden = [p for p in files if any(part.startswith(".") for part in p.relative_to(root).parts)]
+    files = [p for p in files if p not in hidden]
+    with system_transaction() as conn:
+        matches = [p for p in projects.list_projects(conn) if p.name.casefold() == args.project.casefold()]
+    if not matches:
+        raise CommandError(f"there is no project called {args.project!r}")
+    project = matches[0]
+    unit, user = _actor_unit(args.as_email)
+    with unit() as conn:  # refuse the whole run at once rather than file by file
+        access.require_permission(conn, project_id=project.id, permission="can_upload")
+    counts = {"staged": 0, "duplicate": 0, "refused": 0}
+    print(
+        f"ingesting {len(files)} file(s) into {project.name} as {user.login if user else 'the command line'}"
+    )
+    for done, path in enumerate(files, 1):
+        relative = path.relative_to(root).as_posix() if root.is_dir() else path.name
+        with path.open("rb") as stream:
+            outcome = ingest.try_stage(
+                unit,
+                project_id=project.id,
+                name=path.name,
+                stream=stream,
+                notes=args.notes or "",
+                metadata={"source": "prosync ingest", "path": relative},
+            )
+        counts[outcome.status] += 1
+        _progress(done, len(files), relative)
+        print(f"{outcome.status:<9} {relative}: {outcome.message}")
+    print(
+        f"{counts['staged']} staged, {counts['duplicate']} duplicate(s), {counts['refused']} refused"
+        + (f", {len(hidden)} hidden file(s) skipped" if hidden else "")
+    )
+    if counts["refused"]:
+        raise CommandError(f"{counts['refused']} file(s) refused; see the lines above")
+
+
+def _reconcile(args) -> None:
+    from datetime import timedelta
+
+    from db.engine import system_transaction
+    from db.reconcile import reconcile
+
+    _require_migrated()
+    report = reconcile(
+        system_transaction,
+        fix=args.fix,
+        verify=args.verify,
+        grace=timedelta(minutes=args.grace_minutes),
+    )
+    for finding in report.findings:
+        print(f"{finding.kind:<11} {finding.store:<6} {finding.key} {finding.detail}".rstrip())
+    verified = f", {report.verified} re-read and verified" if args.verify else ""
+    print(f"{report.objects_seen} object(s) and {report.rows_seen} content row(s) compared{verified}")
+    if report.clean:
+        print("storage and database agree")
+    else:
+        problems = len([f for f in report.findings if f.kind not in ("removed", "relinked")])
+        hint = "" if args.fix else "; `prosync reconcile --fix` removes orphans and re-links moved objects"
+        raise CommandError(f"{problems} problem(s) found{hint}")
+
+
 def _serve(args) -> None:
     from streamlit.web import cli as streamlit_cli
 
@@ -163,6 +261,19 @@ def build_parser() -> argparse.ArgumentParser:
     maintain.add_argument("--back", type=int, default=0, help="also make this many past periods")
     maintain.set_defaults(func=_partitions_maintain)
     parts_commands.add_parser("status", help="list partitions").set_defaults(func=_partitions_status)
+
+    ingest = commands.add_parser("ingest", help="stage every file of a folder for review")
+    ingest.add_argument("path", help="a folder (read recursively) or one file")
+    ingest.add_argument("--project", required=True, help="the project's name")
+    ingest.add_argument("--as", dest="as_email", help="upload as this user (their permissions apply)")
+    ingest.add_argument("--notes", help="notes for the reviewers, on every file")
+    ingest.set_defaults(func=_ingest)
+
+    rec = commands.add_parser("reconcile", help="compare object storage with the database")
+    rec.add_argument("--fix", action="store_true", help="remove old orphan objects, re-link moved ones")
+    rec.add_argument("--verify", action="store_true", help="re-read every object and check its SHA-256")
+    rec.add_argument("--grace-minutes", type=int, default=60, help="younger orphans may be uploads in flight")
+    rec.set_defaults(func=_reconcile)
 
     serve = commands.add_parser("serve", help="migrate and run the dashboard")
     serve.add_argument("--host", default="127.0.0.1")
