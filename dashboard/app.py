@@ -6,8 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.ui import engine, session_gate
-from db import sessions
+from dashboard.ui import engine, reader, session_gate
+from db import access, sessions
 from db.engine import transaction
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
@@ -31,10 +31,21 @@ with st.sidebar:
     st.caption("Roles: " + (", ".join(user.system_roles) or "project member"))
     st.button("Sign out", on_click=sign_out, args=(user.id, visitor.session.id))
 
+with reader() as conn:
+    can_upload = access.project_ids_with(conn, permission="can_upload") != []
+    can_review = access.project_ids_with(conn, permission="can_review") != []
+
+ingest_pages = []
+if can_upload:
+    ingest_pages.append(st.Page(PAGES / "upload.py", title="Upload", icon=":material/upload_file:"))
+if can_review:
+    ingest_pages.append(st.Page(PAGES / "review.py", title="Review", icon=":material/fact_check:"))
+
 screens = {
     "Projects": [
         st.Page(PAGES / "onboarding.py", title="Onboarding", icon=":material/dashboard:", default=True),
         st.Page(PAGES / "documents.py", title="Documents", icon=":material/description:"),
+        *ingest_pages,
         st.Page(PAGES / "audit_trail.py", title="Audit trail", icon=":material/history:"),
         st.Page(PAGES / "tags.py", title="Tags", icon=":material/sell:"),
         st.Page(PAGES / "access.py", title="Access", icon=":material/group:"),

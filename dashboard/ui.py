@@ -189,3 +189,23 @@ def show_preview(
             st.caption("No preview for this type; download it instead.")
     except ProSyncError as error:
         st.warning(str(error), icon=":material/cloud_off:")
+
+
+def unit():
+    """Units of work as the signed-in user, for data-access functions that open their own (ingest)."""
+    from functools import partial
+
+    return partial(transaction, actor_id=signed_in_user().id, engine=engine())
+
+
+def act(action, success: str) -> bool:
+    """Run `action(unit)` (an ingest step that opens its own transactions); show the outcome like `write`."""
+    try:
+        action(unit())
+    except ProSyncError as error:
+        st.error(str(error), icon=":material/error:")
+        return False
+    st.cache_data.clear()
+    st.toast(success, icon=":material/check_circle:")
+    st.session_state["flash"] = success
+    return True

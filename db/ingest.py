@@ -266,3 +266,23 @@ def each(ids: Iterable[int], action: Callable[[int], Outcome]) -> list[Outcome]:
         except ProSyncError as error:
             outcomes.append(Outcome(name=f"#{ingest_id}", status="refused", message=str(error)))
     return outcomes
+
+
+def parse_metadata(lines: str) -> dict[str, str]:
+    """`key: value` lines (as typed on the upload screen) as a metadata object, or InvalidInput."""
+    metadata: dict[str, str] = {}
+    for number, line in enumerate((lines or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        key, colon, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if not colon or not key:
+            raise InvalidInput(f"Metadata line {number} needs the form 'key: value'.")
+        if len(key) > 100 or len(value) > 2000 or "\x00" in line:
+            raise InvalidInput(
+                f"Metadata line {number} is too long (keys up to 100, values up to 2,000 characters)."
+            )
+        if key in metadata:
+            raise InvalidInput(f"Metadata key {key!r} is given twice.")
+        metadata[key] = value
+    return metadata

@@ -115,19 +115,21 @@ def enqueue(
     return get_staged_file(conn, ingest_id=ingest_id)
 
 
-def _list(conn: Connection, view: str, order: str, after: Cursor | None, limit: int, at: str):
+def _list(conn, view, order, after: Cursor | None, limit: int, at: str, project_id: int | None):
     reviewable = access.project_ids_with(conn, permission="can_review")
     op = ">" if order == "asc" else "<"
     rows = conn.execute(
         text(
             f"select * from staging.{view} v"
             " where (cast(:everything as boolean) or v.project_id = any(:ids))"
+            " and (cast(:project as bigint) is null or v.project_id = :project)"
             f" and (cast(:after_at as timestamptz) is null or (v.{at}, v.id) {op} (:after_at, :after_id))"
             f" order by v.{at} {order}, v.id {order} limit :limit"
         ),
         {
             "everything": reviewable is None,
             "ids": reviewable or [],
+            "project": project_id,
             "after_at": after.at if after else None,
             "after_id": after.id if after else None,
             "limit": limit + 1,
@@ -139,16 +141,44 @@ def _list(conn: Connection, view: str, order: str, after: Cursor | None, limit: 
     return rows, cursor
 
 
-def list_pending(conn: Connection, *, after: Cursor | None = None, limit: int = 50) -> Page:
+def list_pending(
+    conn: Connection, *, project_id: int | None = None, after: Cursor | None = None, limit: int = 50
+) -> Page:
     """The review queue (staging.pending_documents) of projects the user may review, oldest first."""
-    rows, cursor = _list(conn, "pending_documents", "asc", after, limit, "uploaded_at")
+    rows, cursor = _list(conn, "pending_documents", "asc", after, limit, "uploaded_at", project_id)
     return Page(rows=[dict(r._mapping) for r in rows], next=cursor)
 
 
-def list_rejected(conn: Connection, *, after: Cursor | None = None, limit: int = 50) -> Page:
+def list_rejected(
+    conn: Connection, *, project_id: int | None = None, after: Cursor | None = None, limit: int = 50
+) -> Page:
     """Rejected files (staging.rejected_documents) of projects the user may review, newest first."""
-    rows, cursor = _list(conn, "rejected_documents", "desc", after, limit, "reviewed_at")
+    rows, cursor = _list(conn, "rejected_documents", "desc", after, limit, "reviewed_at", project_id)
     return Page(rows=[dict(r._mapping) for r in rows], next=cursor)
+
+
+def count_pending(conn: Connection) -> int:
+    """How many files wait for this user's review."""
+    reviewable = access.project_ids_with(conn, permission="can_review")
+    return conn.execute(
+        text(
+            "select count(*) from staging.pending_documents"
+            " where cast(:everything as boolean) or project_id = any(:ids)"
+        ),
+        {"everything": reviewable is None, "ids": reviewable or []},
+    ).scalar_one()
+
+
+def list_my_uploads(conn: Connection, *, limit: int = 50) -> list[StagedFile]:
+    """The acting user's own recent uploads with their outcome (pending, approved, or why rejected)."""
+    rows = conn.execute(
+        text(
+            f"select {_STAGED_COLUMNS} {_STAGED_FROM} where i.uploaded_by = :me"
+            " order by i.uploaded_at desc, i.id desc limit :n"
+        ),
+        {"me": current_actor(conn), "n": limit},
+    ).all()
+    return [StagedFile(**r._mapping) for r in rows]
 
 
 def _lock(conn: Connection, ingest_id: int, expected: str) -> StagedFile:

@@ -150,14 +150,18 @@ def count(conn: Connection, sql: str, **params) -> int:
     return conn.execute(text(sql), params).scalar_one()
 
 
+DEMO_STORAGE: dict[str, str] = {}  # demo database URL -> its local objects folder
+
+
 def _demo_database(server_url: str, name: str, storage, extra_env: dict[str, str] | None = None) -> str:
     from db.demo import load_demo
 
     url = create_database(server_url, name)
     migrate.upgrade(url=url)
-    os.environ["PROSYNC_STORAGE_DIR"] = str(storage)
-    saved = {key: os.environ.get(key) for key in extra_env or {}}
-    os.environ.update(extra_env or {})
+    DEMO_STORAGE[url] = str(storage)
+    extra_env = {"PROSYNC_STORAGE_DIR": str(storage), **(extra_env or {})}
+    saved = {key: os.environ.get(key) for key in extra_env}
+    os.environ.update(extra_env)
     _refresh_settings()
     try:
         engine = create_engine(sqlalchemy_url(url))
@@ -214,6 +218,8 @@ def _refresh_settings() -> None:
 def _settings_pointing_at(url: str, monkeypatch):
     """ProSync's settings (as the app reads them) aimed at `url` for the duration of a test."""
     monkeypatch.setenv("DATABASE_URL", url)
+    if url in DEMO_STORAGE:
+        monkeypatch.setenv("PROSYNC_STORAGE_DIR", DEMO_STORAGE[url])
     _refresh_settings()
     yield url
     monkeypatch.undo()

@@ -9,7 +9,9 @@ LOGINS = ("admin@example.com", "ops@example.com", "lead@example.com", "reviewer@
           "contributor@example.com", "viewer@example.com")  # fmt: skip
 
 
-@pytest.mark.parametrize("page", ["onboarding", "documents", "audit_trail", "tags", "access", "users"])
+@pytest.mark.parametrize(
+    "page", ["onboarding", "documents", "upload", "review", "audit_trail", "tags", "access", "users"]
+)
 @pytest.mark.parametrize("login", LOGINS)
 def test_every_page_renders_for_every_role(demo_env, page, login):
     at = run_page(page, login)

@@ -1,0 +1,148 @@
+"""Upload and Review screens in AppTest: each file's result line, decisions checked in the database."""
+
+from db.demo import pdf_bytes, png_bytes
+from tests.pages.helpers import by_label, run_page, scalar
+
+
+def _pending(name: str) -> int:
+    return scalar(
+        "select count(*) from staging.documents_ingest where original_name = :n and status = 'pending'",
+        n=name,
+    )
+
+
+def test_viewers_and_ops_are_told_they_cannot_upload_or_review(demo_env):
+    for login in ("viewer@example.com", "ops@example.com"):
+        assert "lets you upload" in run_page("upload", login).info[0].value
+        assert "lets you review" in run_page("review", login).info[0].value
+    assert "lets you review" in run_page("review", "contributor@example.com").info[0].value
+
+
+def test_contributor_uploads_files_and_each_gets_its_own_line(demo_rw_env):
+    existing = scalar(
+        "select original_name from staging.pending_documents where project_name = 'Apollo Onboarding' limit 1"
+    )
+    existing_bytes_checksum = scalar(
+        "select checksum from staging.documents_ingest where original_name = :n", n=existing
+    )
+    project = scalar("select id from projects.projects where name = 'Apollo Onboarding'")
+    at = run_page("upload", "contributor@example.com", query={"project": str(project)})
+    assert not at.exception
+    new_pdf = pdf_bytes("Upload screen test")
+    at.file_uploader(key="upload-files").set_value(
+        [
+            ("upload-screen.pdf", new_pdf, "application/pdf"),
+            ("sneaky.pdf", png_bytes(4, 4, (1, 1, 1)), "application/pdf"),
+            ("setup.exe", b"MZ" + b"\0" * 64, "application/x-msdownload"),
+        ]
+    )
+    by_label(at.text_area, "Notes for the reviewer").input("Please check the figures")
+    by_label(at.text_area, "Metadata").input("client: Acme\ncontract: 2026-114")
+    by_label(at.button, "Upload for review").click()
+    at.run()
+    assert not at.exception
+    assert "upload-screen.pdf" in at.success[0].value and "staged for review" in at.success[0].value
+    errors = [e.value for e in at.error]
+    assert any("sneaky.pdf ends in .pdf, but its bytes are a PNG image" in e for e in errors)
+    assert any("setup.exe is a Windows executable" in e for e in errors)
+    assert _pending("upload-screen.pdf") == 1
+    assert (
+        scalar(
+            "select metadata->>'contract' from staging.documents_ingest"
+            " where original_name = 'upload-screen.pdf'"
+        )
+        == "2026-114"
+    )
+    assert (
+        scalar(
+            "select count(*) from staging.documents_ingest where original_name in ('sneaky.pdf', 'setup.exe')"
+        )
+        == 0
+    )
+    recent = at.dataframe[-1].value
+    assert "upload-screen.pdf" in list(recent["File"])
+    assert existing_bytes_checksum  # the demo has pending files to collide with below
+
+
+def test_a_duplicate_upload_is_reported_and_bad_metadata_refused(demo_rw_env):
+    project = scalar("select id from projects.projects where name = 'Apollo Onboarding'")
+    at = run_page("upload", "contributor@example.com", query={"project": str(project)})
+    data = b"duplicate check for the upload screen\n"
+    at.file_uploader(key="upload-files").set_value([("first.txt", data, "text/plain")])
+    by_label(at.button, "Upload for review").click()
+    at.run()
+    at.file_uploader(key="upload-files").set_value([("second.txt", data, "text/plain")])
+    by_label(at.button, "Upload for review").click()
+    at.run()
+    assert (
+        "Duplicate" in at.warning[0].value
+        and "already waiting for review (as first.txt" in at.warning[0].value
+    )
+    at.file_uploader(key="upload-files").set_value([("third.txt", b"other", "text/plain")])
+    by_label(at.text_area, "Metadata").input("no colon here")
+    by_label(at.button, "Upload for review").click()
+    at.run()
+    assert "needs the form 'key: value'" in at.error[0].value
+    assert _pending("third.txt") == 0
+
+
+def _select(at, key: str, rows: list[int]):
+    at.session_state[key] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    return at.run()
+
+
+def test_reviewer_sees_the_queue_oldest_first_and_approves_one(demo_rw_env):
+    at = run_page("review", "reviewer@example.com")
+    assert not at.exception
+    queue = at.dataframe[0].value
+    assert list(queue["Uploaded"]) == sorted(queue["Uploaded"])
+    oldest = queue["File"][0]
+    at = _select(at, "queue-0", [0])
+    assert not at.exception
+    assert any(oldest == h.value for h in at.subheader)
+    by_label(at.text_input, "Reviewer notes").input("Checked against the contract")
+    by_label(at.button, "Approve").click()
+    at.run()
+    assert not at.exception
+    assert (
+        scalar(
+            "select status || ':' || reviewer_notes from staging.documents_ingest where original_name = :n",
+            n=oldest,
+        )
+        == "approved:Checked against the contract"
+    )
+    assert scalar("select count(*) from documents.active_documents where name = :n", n=oldest) == 1
+    assert oldest not in list(at.dataframe[0].value["File"])
+
+
+def test_rejecting_needs_a_reason_and_bulk_decisions_report_each_file(demo_rw_env):
+    at = run_page("review", "reviewer@example.com")
+    names = list(at.dataframe[0].value["File"][:3])
+    at = _select(at, "queue-0", [0])
+    by_label(at.button, "Reject").click()
+    at.run()
+    assert "needs a reason" in at.error[0].value
+    assert _pending(names[0]) == 1
+
+    at = _select(at, "queue-0", [1, 2])
+    assert any(h.value == "2 files selected" for h in at.subheader)
+    by_label(at.text_input, "Reason for rejecting them all").input("Belongs to another project")
+    by_label(at.button, "Reject 2 files").click()
+    at.run()
+    assert not at.exception
+    for name in names[1:]:
+        assert (
+            scalar("select rejection_reason from staging.documents_ingest where original_name = :n", n=name)
+            == "Belongs to another project"
+        )
+
+
+def test_a_rejected_file_is_reopened_from_the_rejected_tab(demo_rw_env):
+    at = run_page("review", "reviewer@example.com")
+    rejected = at.dataframe[1].value
+    name = rejected["File"][0]
+    at = _select(at, "rejected-0", [0])
+    by_label(at.button, "Reopen for review").click()
+    at.run()
+    assert not at.exception
+    assert _pending(name) == 1
