@@ -164,6 +164,12 @@ def history_table(history: list, *, with_values: bool = False) -> None:
 PREVIEW_LIMIT = 10 * 1024 * 1024
 
 
+def _image_source(store, key: str, name: str, mime_type: str):
+    """A short-lived presigned URL the browser loads straight from S3, or the bytes of a local file."""
+    url = store.download_url(key, filename=name, content_type=mime_type, inline=True)
+    return url if url is not None else store.read_head(key, limit=PREVIEW_LIMIT)
+
+
 def show_preview(
     *, storage_code: str, key: str, mime_type: str, size_bytes: int, name: str, image_url: str | None = None
 ) -> None:
@@ -178,9 +184,11 @@ def show_preview(
         elif mime_type == "application/pdf" and size_bytes <= PREVIEW_LIMIT:
             st.pdf(store.read_head(key, limit=PREVIEW_LIMIT), height=480)
         elif image_url and store.exists(image_url):
-            st.image(store.read_head(image_url, limit=PREVIEW_LIMIT), caption=f"Preview of {name}")
+            st.image(
+                _image_source(store, image_url, f"{name}.png", "image/png"), caption=f"Preview of {name}"
+            )
         elif mime_type.startswith("image/") and size_bytes <= PREVIEW_LIMIT:
-            st.image(store.read_head(key, limit=PREVIEW_LIMIT), caption=name)
+            st.image(_image_source(store, key, name, mime_type), caption=name)
         elif mime_type.startswith("text/") or mime_type == "application/json":
             st.code(store.read_head(key, limit=20_000).decode("utf-8", "replace"), language=None)
         elif size_bytes > PREVIEW_LIMIT:

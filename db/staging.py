@@ -157,15 +157,16 @@ def list_rejected(
     return Page(rows=[dict(r._mapping) for r in rows], next=cursor)
 
 
-def count_pending(conn: Connection) -> int:
-    """How many files wait for this user's review."""
+def count_pending(conn: Connection, *, project_id: int | None = None) -> int:
+    """How many files wait for this user's review (in one project, or in all they may review)."""
     reviewable = access.project_ids_with(conn, permission="can_review")
     return conn.execute(
         text(
             "select count(*) from staging.pending_documents"
-            " where cast(:everything as boolean) or project_id = any(:ids)"
+            " where (cast(:everything as boolean) or project_id = any(:ids))"
+            " and (cast(:project as bigint) is null or project_id = :project)"
         ),
-        {"everything": reviewable is None, "ids": reviewable or []},
+        {"everything": reviewable is None, "ids": reviewable or [], "project": project_id},
     ).scalar_one()
 
 

@@ -28,7 +28,6 @@ show_flash()
 with reader() as conn:
     reviewable = access.project_ids_with(conn, permission="can_review")
     my_projects = [p for p in projects.list_projects(conn) if reviewable is None or p.id in set(reviewable)]
-    waiting = staging.count_pending(conn)
 
 if not my_projects:
     st.info("None of your projects lets you review. Reviewers, maintainers and owners can.")
@@ -114,6 +113,8 @@ def _report(outcomes: list[ingest.Outcome], verb: str) -> None:
         st.cache_data.clear()
 
 
+with reader() as conn:
+    waiting = staging.count_pending(conn, project_id=project_id)
 queue_tab, rejected_tab = st.tabs([f"Queue ({waiting})", "Rejected"])
 
 with queue_tab:

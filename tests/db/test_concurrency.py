@@ -103,3 +103,53 @@ def test_two_reviewers_approving_at_once_promote_once(committed):
     conflicts = [o for o in outcomes if isinstance(o, Conflict)]
     assert len(documents) == 1 and len(conflicts) == 1
     assert "already handled" in str(conflicts[0])
+
+
+def test_the_same_upload_from_two_threads_stores_one_object_and_stages_once(committed, tmp_path, monkeypatch):
+    import io
+    from functools import partial
+
+    from db import ingest, storage
+    from db.demo import png_bytes
+    from tests.conftest import _refresh_settings
+
+    monkeypatch.setenv("PROSYNC_STORAGE_DIR", str(tmp_path / "objects"))
+    monkeypatch.setenv("PROSYNC_STORAGE", "local")
+    _refresh_settings()
+    engine, owner, project = committed
+    unit = partial(transaction, actor_id=owner.id, engine=engine)
+    data = png_bytes(300, 200, (1, 2, 3))
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def upload(name):
+        barrier.wait(10)
+        outcomes.append(ingest.try_stage(unit, project_id=project.id, name=name, stream=io.BytesIO(data)))
+
+    threads = [threading.Thread(target=upload, args=(f"race-{n}.png",)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(o.status for o in outcomes) == ["duplicate", "staged"]
+    store = storage.make_store("local", "local")
+    assert len(list(store.list_objects("sha256/"))) == 1
+
+    staged = next(o.staged for o in outcomes if o.status == "staged")
+    decisions = []
+    barrier.reset()
+
+    def approve():
+        barrier.wait(10)
+        decisions.append(ingest.each([staged.id], lambda i: ingest.approve_file(unit, ingest_id=i))[0])
+
+    threads = [threading.Thread(target=approve) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(d.status for d in decisions) == ["approved", "refused"]
+    assert "already handled" in next(d.message for d in decisions if d.status == "refused")
+    assert len(list(store.list_objects("previews/"))) == 1
+    monkeypatch.undo()
+    _refresh_settings()

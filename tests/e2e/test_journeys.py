@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from db.demo import DEMO_PASSWORD
+from tests.conftest import DEMO_STORAGE
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -28,10 +29,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(demo_url, tmp_path_factory):
+def _start(database_url: str, extra_env: dict[str, str]):
+    """`prosync serve` on a free port against `database_url`; returns (base URL, process)."""
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": demo_url}
+    env = {**os.environ, "DATABASE_URL": database_url, **extra_env}
     process = subprocess.Popen(
         [sys.executable, "-m", "db.cli", "serve", "--port", str(port)],
         env=env,
@@ -49,9 +50,19 @@ def server(demo_url, tmp_path_factory):
     else:
         process.kill()
         raise RuntimeError("prosync serve did not come up: " + process.stdout.read().decode()[-2000:])
-    yield url
+    return url, process
+
+
+def _stop(process) -> None:
     process.terminate()
     process.wait(20)
+
+
+@pytest.fixture(scope="module")
+def server(demo_url):
+    url, process = _start(demo_url, {"PROSYNC_STORAGE_DIR": DEMO_STORAGE[demo_url]})
+    yield url
+    _stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -131,17 +142,18 @@ def test_wrong_password_stays_on_the_form_with_one_message(server, browser):
 
 
 SCREENS = ["Onboarding", "Documents", "Audit trail", "Tags", "Access"]
+INGEST = ["Onboarding", "Documents", "Upload", "Review", "Audit trail", "Tags", "Access"]
 
 
 @pytest.mark.parametrize(
     ("email", "screens"),
     [
-        ("lead@example.com", SCREENS),
-        ("reviewer@example.com", SCREENS),
-        ("contributor@example.com", SCREENS),
+        ("lead@example.com", INGEST),
+        ("reviewer@example.com", INGEST),
+        ("contributor@example.com", ["Onboarding", "Documents", "Upload", "Audit trail", "Tags", "Access"]),
         ("viewer@example.com", SCREENS),
         ("ops@example.com", SCREENS),
-        ("admin@example.com", [*SCREENS, "Users and sessions"]),
+        ("admin@example.com", [*INGEST, "Users and sessions"]),
     ],
 )
 def test_each_role_sees_its_screens_and_only_those(server, browser, email, screens):
@@ -213,3 +225,158 @@ def test_lead_grants_and_revokes_tags_a_project_and_restores_a_document(server, 
     done("restored")
     page.screenshot(path=str(SHOTS / "lead-journey-documents.png"))
     context.close()
+
+
+@pytest.fixture(scope="module", params=["local", "s3"])
+def ingest_server(request, server_url, tmp_path_factory):
+    """A server on a demo database of its own, storing objects in a folder or in S3 (moto)."""
+    from tests.conftest import _demo_database, s3_environment
+
+    if request.param == "s3":
+        moto_s3 = request.getfixturevalue("moto_s3")
+        moto_s3.start()
+        env = s3_environment(moto_s3, "journey")
+    else:
+        env = {"PROSYNC_STORAGE_DIR": str(tmp_path_factory.mktemp("journey-objects"))}
+    database = _demo_database(
+        server_url, f"prosync_journey_{request.param}", tmp_path_factory.mktemp("j"), env
+    )
+    url, process = _start(database, env)
+    yield request.param, url, database
+    _stop(process)
+
+
+def _select_row(page, table, row: int) -> None:
+    """Tick a row of an st.dataframe (a canvas grid): its row-marker checkbox, left of the first column."""
+    table.scroll_into_view_if_needed()
+    box = table.locator("canvas").first.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)
+
+
+def test_contributor_uploads_a_reviewer_decides_and_the_trail_shows_it(ingest_server, browser):
+    kind, server, database = ingest_server
+    with psycopg.connect(database) as conn:
+        (project,) = conn.execute("select id from projects.projects where name = 'Data Platform'").fetchone()
+        (before,) = conn.execute(
+            "select count(*) from staging.documents_ingest where project_id = %s and status = 'pending'",
+            [project],
+        ).fetchone()
+    brief = _pdf_bytes(f"Journey brief {kind}")
+    context = browser.new_context(viewport={"width": 1400, "height": 1200})
+    page = context.new_page()
+    _sign_in(page, server, "contributor@example.com")
+    page.get_by_role("heading", name="Onboarding").wait_for(timeout=30000)
+    page.goto(f"{server}/upload?project={project}")
+    page.get_by_role("heading", name="Upload", exact=True).wait_for(timeout=30000)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
+        [
+            {"name": f"journey-brief-{kind}.pdf", "mimeType": "application/pdf", "buffer": brief},
+            {"name": f"journey-photo-{kind}.png", "mimeType": "image/png", "buffer": _png_bytes(kind)},
+            {"name": f"journey-brief-copy-{kind}.pdf", "mimeType": "application/pdf", "buffer": brief},
+        ]
+    )
+    chips = page.locator('[data-testid="stFileChip"]')
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=stFileChip]').length === 3", timeout=30000
+    )
+    assert chips.count() == 3
+    page.get_by_label("Notes for the reviewer").fill("Numbers from the March board pack")
+    page.get_by_role("button", name="Upload for review").click()
+    page.get_by_text("2 of 3 staged for review").wait_for(timeout=60000)
+    _settled(page)
+    _no_exception(page)
+    assert page.get_by_text("staged for review (PDF").count() == 1
+    assert page.get_by_text("staged for review (PNG image").count() == 1
+    assert page.get_by_text("already waiting for review (as journey-brief").count() == 1
+    page.screenshot(path=str(SHOTS / f"contributor-upload-{kind}.png"), full_page=True)
+    context.close()
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1300})
+    page = context.new_page()
+    _sign_in(page, server, "reviewer@example.com")
+    page.get_by_role("heading", name="Onboarding").wait_for(timeout=30000)
+    page.goto(f"{server}/review?project={project}")
+    page.get_by_role("heading", name="Review", exact=True).wait_for(timeout=30000)
+    _settled(page)
+    queue = page.locator('[data-testid="stDataFrame"]').first
+    _select_row(page, queue, before)  # oldest first: the brief comes right after the demo's files
+    page.get_by_role("heading", name=f"journey-brief-{kind}.pdf").wait_for(timeout=30000)
+    _settled(page)
+    page.screenshot(path=str(SHOTS / f"reviewer-review-{kind}.png"), full_page=True)
+    page.get_by_label("Reviewer notes").fill("Matches the board pack")
+    page.get_by_role("button", name="Approve", exact=True).click()
+    page.get_by_text("approved: it is now a document of Data Platform").first.wait_for(timeout=30000)
+    _settled(page)
+    _no_exception(page)
+
+    queue = page.locator('[data-testid="stDataFrame"]').first
+    _select_row(page, queue, before)  # the photo has moved up to the brief's place
+    page.get_by_role("heading", name=f"journey-photo-{kind}.png").wait_for(timeout=30000)
+    _settled(page)
+    page.get_by_label("Reason for rejecting").fill("Not a project document")
+    page.get_by_role("button", name="Reject", exact=True).click()
+    page.get_by_text(f"'journey-photo-{kind}.png' rejected.").first.wait_for(timeout=30000)
+    _settled(page)
+    _no_exception(page)
+
+    with psycopg.connect(database) as conn:
+        document, image_url = conn.execute(
+            "select id, image_url from documents.documents where name = %s", [f"journey-brief-{kind}.pdf"]
+        ).fetchone()
+        statuses = dict(
+            conn.execute(
+                "select original_name, status from staging.documents_ingest where original_name like %s",
+                [f"journey-%-{kind}.%"],
+            ).fetchall()
+        )
+        storage_codes = {
+            code
+            for (code,) in conn.execute(
+                "select c.storage_code from documents.contents c join staging.documents_ingest i"
+                " on i.checksum = c.checksum where i.original_name like %s",
+                [f"journey-%-{kind}.%"],
+            )
+        }
+        trail = conn.execute(
+            "select action, table_name, actor_login from audit.audit_trail_by_project"
+            " where project_id = %s and (table_name = 'documents_ingest' or table_name = 'documents')"
+            ' and "timestamp" > now() - interval \'10 minutes\' order by "timestamp", id',
+            [project],
+        ).fetchall()
+    assert statuses == {f"journey-brief-{kind}.pdf": "approved", f"journey-photo-{kind}.png": "rejected"}
+    assert storage_codes == {kind} and image_url.startswith("previews/")
+    assert ("insert", "documents_ingest", "contributor@example.com") in trail  # the upload
+    assert ("insert", "documents", "reviewer@example.com") in trail  # the promotion
+    assert [t for t in trail if t[0] == "update" and t[2] == "reviewer@example.com"], "the decisions"
+
+    page.goto(f"{server}/documents?project={project}&document={document}")
+    page.get_by_role("heading", name=f"journey-brief-{kind}.pdf").wait_for(timeout=30000)
+    _settled(page)
+    _no_exception(page)
+    page.screenshot(path=str(SHOTS / f"reviewer-documents-{kind}.png"), full_page=True)
+    download = page.request.get(f"{server}/files/{document}")
+    assert download.ok and download.body() == brief, "the download (a presigned S3 URL, or streamed)"
+
+    page.goto(f"{server}/audit_trail?project={project}")
+    page.get_by_role("heading", name="Audit trail").wait_for(timeout=30000)
+    _settled(page)
+    _select_row(page, page.locator('[data-testid="stDataFrame"]').first, 0)  # newest first: the rejection
+    page.get_by_role("heading", name="update on documents_ingest").wait_for(timeout=30000)
+    _settled(page)
+    page.screenshot(path=str(SHOTS / f"reviewer-audit-{kind}.png"), full_page=True)
+    assert page.get_by_text("by reviewer@example.com").count() >= 1
+    assert page.get_by_text("Not a project document").count() >= 1
+    page.screenshot(path=str(SHOTS / f"reviewer-audit-{kind}.png"), full_page=True)
+    context.close()
+
+
+def _pdf_bytes(title: str) -> bytes:
+    from db.demo import pdf_bytes
+
+    return pdf_bytes(title)
+
+
+def _png_bytes(kind: str) -> bytes:
+    from db.demo import png_bytes
+
+    return png_bytes(64, 48, (20, 120, len(kind) * 40))

@@ -75,3 +75,13 @@ def test_lead_deletes_with_confirmation_and_restores_from_the_trash(demo_rw_env)
         )
         == 2
     )
+
+
+def test_on_s3_an_image_preview_is_a_presigned_url_the_browser_loads(demo_s3_env):
+    doc = scalar(
+        "select id from documents.active_documents where mime_type = 'image/png' order by id limit 1"
+    )
+    at = run_page("documents", "viewer@example.com", query={"document": str(doc)})
+    assert not at.exception
+    urls = [img.url for element in at.get("image") for img in element.proto.imgs]
+    assert urls and all("X-Amz-Signature=" in u and "/demo/" in u for u in urls)
