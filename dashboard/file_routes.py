@@ -20,9 +20,9 @@ from starlette.responses import FileResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from dashboard.auth_routes import SESSION_COOKIE
-from db import documents, sessions, staging, storage
+from db import access, documents, sessions, staging, storage
 from db.engine import read_only, transaction
-from db.errors import AuthenticationFailed, NotFound, ProSyncError
+from db.errors import AuthenticationFailed, NotFound, PermissionDenied, ProSyncError
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ def _locate(token: str, kind: str, item_id: int) -> Located:
     with read_only(actor_id=session.user_id) as conn:
         if kind == "staged":
             staged = staging.get_staged_file(conn, ingest_id=item_id)
+            if staged.uploaded_by != session.user_id:  # not yet a document: its uploader and reviewers only
+                access.require_permission(conn, project_id=staged.project_id, permission="can_review")
             store = storage.store_for(conn, staged.storage_code)
             return Located(store, staged.s3_key, staged.original_name, staged.detected_mime)
         document = documents.get_document(conn, document_id=item_id)
@@ -60,7 +62,7 @@ def _serve(kind: str, id_param: str):
             found = await run_in_threadpool(_locate, token, kind, item_id)
         except AuthenticationFailed as error:
             return PlainTextResponse(str(error), status_code=401)
-        except (NotFound, ValueError):
+        except (NotFound, PermissionDenied, ValueError):
             return PlainTextResponse("There is no such file, or you do not have access to it.", 404)
         except ProSyncError as error:
             return PlainTextResponse(str(error), status_code=503)

@@ -135,6 +135,9 @@ def test_previews_and_staged_files_are_served_to_members_only(client):
         "select checksum from staging.documents_ingest where id = :i", i=staged
     )
     client.cookies.clear()
+    _sign_in(client, "viewer@example.com", DEMO_PASSWORD)  # a member, but not yet a document
+    assert client.get(f"/staged/{staged}").status_code == 404
+    client.cookies.clear()
     _sign_in(client, "ops@example.com", DEMO_PASSWORD)
     assert client.get(f"/staged/{staged}").status_code == 404
     assert client.get(f"/files/{doc}/preview").status_code == 404
