@@ -76,16 +76,12 @@ def write(action, success: str) -> bool:
     False when it was refused: the message says why, and nothing was written. Cached reads are
     cleared after a write so no screen shows stale data.
     """
-    try:
-        with transaction(actor_id=signed_in_user().id, engine=engine()) as conn:
-            action(conn)
-    except ProSyncError as error:
-        st.error(str(error), icon=":material/error:")
-        return False
-    st.cache_data.clear()
-    st.toast(success, icon=":material/check_circle:")
-    st.session_state["flash"] = success
-    return True
+    return act(lambda make_unit: _in_one(make_unit, action), success)
+
+
+def _in_one(make_unit, action) -> None:
+    with make_unit() as conn:
+        action(conn)
 
 
 def show_flash() -> None:
@@ -207,7 +203,7 @@ def unit():
 
 
 def act(action, success: str) -> bool:
-    """Run `action(unit)` (an ingest step that opens its own transactions); show the outcome like `write`."""
+    """Run `action(unit)` (for ingest steps, which open their own transactions); show the outcome."""
     try:
         action(unit())
     except ProSyncError as error:
