@@ -130,6 +130,7 @@ with queue_tab:
             on_select="rerun",
             selection_mode="multi-row",
             key=f"queue-{version}",
+            height=36 * (len(rows) + 1) + 2,  # the whole page of the queue, no inner scrolling
             column_config={"Uploaded": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm z")},
         )
         _pager("queue", page)
@@ -197,6 +198,7 @@ with rejected_tab:
             on_select="rerun",
             selection_mode="single-row",
             key=f"rejected-{version}",
+            height=36 * (len(rows) + 1) + 2,
             column_config={"Rejected": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm z")},
         )
         _pager("rejected", page)
