@@ -51,6 +51,8 @@ screens = {
         st.Page(PAGES / "access.py", title="Access", icon=":material/group:"),
     ],
 }
+if {"ops", "admin"} & set(user.system_roles):
+    screens["Operations"] = [st.Page(PAGES / "ops.py", title="Ops", icon=":material/monitor_heart:")]
 if user.is_admin:
     screens["Administration"] = [
         st.Page(PAGES / "users.py", title="Users and sessions", icon=":material/manage_accounts:"),

@@ -152,8 +152,8 @@ INGEST = ["Onboarding", "Documents", "Upload", "Review", "Audit trail", "Tags", 
         ("reviewer@example.com", INGEST),
         ("contributor@example.com", ["Onboarding", "Documents", "Upload", "Audit trail", "Tags", "Access"]),
         ("viewer@example.com", SCREENS),
-        ("ops@example.com", SCREENS),
-        ("admin@example.com", [*INGEST, "Users and sessions"]),
+        ("ops@example.com", [*SCREENS, "Ops"]),
+        ("admin@example.com", [*INGEST, "Ops", "Users and sessions"]),
     ],
 )
 def test_each_role_sees_its_screens_and_only_those(server, browser, email, screens):
@@ -172,6 +172,23 @@ def test_each_role_sees_its_screens_and_only_those(server, browser, email, scree
         page.wait_for_timeout(800)
         _no_exception(page)
         page.screenshot(path=str(SHOTS / f"{email.split('@')[0]}-{title.lower().replace(' ', '-')}.png"))
+    context.close()
+
+
+def test_ops_visits_every_tab_of_the_ops_screen(server, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1200})
+    page = context.new_page()
+    _sign_in(page, server, "ops@example.com")
+    page.get_by_role("heading", name="Onboarding").wait_for(timeout=30000)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Ops").click()
+    page.get_by_role("heading", name="Ops", exact=True).wait_for(timeout=30000)
+    _settled(page)
+    for tab in ("Overview", "Tables", "Indexes", "Partitions", "Queries"):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(800)
+        _no_exception(page)
+        page.screenshot(path=str(SHOTS / f"ops-{tab.lower()}.png"), full_page=True)
+    assert page.get_by_text("Transaction ID wraparound").count() == 1
     context.close()
 
 

@@ -10,7 +10,7 @@ LOGINS = ("admin@example.com", "ops@example.com", "lead@example.com", "reviewer@
 
 
 @pytest.mark.parametrize(
-    "page", ["onboarding", "documents", "upload", "review", "audit_trail", "tags", "access", "users"]
+    "page", ["onboarding", "documents", "upload", "review", "audit_trail", "tags", "access", "users", "ops"]
 )
 @pytest.mark.parametrize("login", LOGINS)
 def test_every_page_renders_for_every_role(demo_env, page, login):
