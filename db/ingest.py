@@ -113,10 +113,12 @@ def stage_file(
     stream, spooled = _seekable(stream)
     try:
         start = stream.tell()
+        with unit() as conn:  # refused before a byte is read
+            access.require_permission(conn, project_id=project_id, permission="can_upload")
+        checksum, size = storage.hash_stream(stream)  # outside any transaction: a big file holds nothing
+        stream.seek(start)
         with unit() as conn:
             access.require_permission(conn, project_id=project_id, permission="can_upload")
-            checksum, size = storage.hash_stream(stream)
-            stream.seek(start)
             kind = check_file(
                 stream, name=name, size=size, declared_mime=declared_mime, filetypes=load_filetypes(conn)
             )
