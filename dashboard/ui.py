@@ -160,10 +160,24 @@ def history_table(history: list, *, with_values: bool = False) -> None:
 PREVIEW_LIMIT = 10 * 1024 * 1024
 
 
+@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
+def _object_head(code: str, provider: str, key: str, limit: int) -> bytes:
+    """The first `limit` bytes of an object. Keys are content-addressed, so the bytes behind a key
+    never change: a rerun (a click elsewhere on the page) does not read them from storage again.
+    Only pages that have checked the reader may see the file call this."""
+    from db import storage
+
+    return storage.make_store(code, provider).read_head(key, limit=limit)
+
+
+def _head(store, key: str, limit: int) -> bytes:
+    return _object_head(store.code, store.provider, key, limit)
+
+
 def _image_source(store, key: str, name: str, mime_type: str):
     """A short-lived presigned URL the browser loads straight from S3, or the bytes of a local file."""
     url = store.download_url(key, filename=name, content_type=mime_type, inline=True)
-    return url if url is not None else store.read_head(key, limit=PREVIEW_LIMIT)
+    return url if url is not None else _head(store, key, PREVIEW_LIMIT)
 
 
 def show_preview(
@@ -178,7 +192,7 @@ def show_preview(
         if not store.exists(key):
             st.warning("The file is missing from storage; an administrator can run `prosync reconcile`.")
         elif mime_type == "application/pdf" and size_bytes <= PREVIEW_LIMIT:
-            st.pdf(store.read_head(key, limit=PREVIEW_LIMIT), height=480)
+            st.pdf(_head(store, key, PREVIEW_LIMIT), height=480)
         elif image_url and store.exists(image_url):
             st.image(
                 _image_source(store, image_url, f"{name}.png", "image/png"), caption=f"Preview of {name}"
@@ -186,7 +200,7 @@ def show_preview(
         elif mime_type.startswith("image/") and size_bytes <= PREVIEW_LIMIT:
             st.image(_image_source(store, key, name, mime_type), caption=name)
         elif mime_type.startswith("text/") or mime_type == "application/json":
-            st.code(store.read_head(key, limit=20_000).decode("utf-8", "replace"), language=None)
+            st.code(_head(store, key, 20_000).decode("utf-8", "replace"), language=None)
         elif size_bytes > PREVIEW_LIMIT:
             st.caption("Too large to preview here; download it instead.")
         else:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -44,15 +42,6 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.status not in ("duplicate", "refused", "failed")
-
-
-def _seekable(stream: BinaryIO) -> tuple[BinaryIO, bool]:
-    if getattr(stream, "seekable", lambda: False)():
-        return stream, False
-    spool = tempfile.TemporaryFile()  # on disk: a large upload never sits whole in memory
-    shutil.copyfileobj(stream, spool, storage.CHUNK)
-    spool.seek(0)
-    return spool, True
 
 
 def _duplicate_message(conn: Connection, *, project_id: int, checksum: str) -> str | None:
@@ -110,7 +99,7 @@ def stage_file(
     name = clean_file_name(name)
     if metadata is not None and not isinstance(metadata, dict):
         raise InvalidInput("Metadata must be a JSON object.")
-    stream, spooled = _seekable(stream)
+    stream, spooled = storage.seekable(stream)
     try:
         start = stream.tell()
         with unit() as conn:  # refused before a byte is read
@@ -118,7 +107,6 @@ def stage_file(
         checksum, size = storage.hash_stream(stream)  # outside any transaction: a big file holds nothing
         stream.seek(start)
         with unit() as conn:
-            access.require_permission(conn, project_id=project_id, permission="can_upload")
             kind = check_file(
                 stream, name=name, size=size, declared_mime=declared_mime, filetypes=load_filetypes(conn)
             )
@@ -198,12 +186,10 @@ def try_stage(unit: Unit, *, project_id: int, name: str, stream: BinaryIO, **det
         return Outcome(name=str(name), status="refused", message=str(error))
 
 
-def _make_preview(unit: Unit, staged: StagedFile) -> str | None:
+def _make_preview(store: storage.ObjectStore, staged: StagedFile) -> str | None:
     """The preview key for a staged file's content, made and stored if it is not there yet."""
     if staged.detected_mime not in previews.PREVIEW_TYPES:
         return None
-    with unit() as conn:
-        store = storage.store_for(conn, staged.storage_code)
     key = storage.preview_key(staged.checksum)
     try:
         if store.exists(key):
@@ -230,7 +216,8 @@ def approve_file(unit: Unit, *, ingest_id: int, reviewer_notes: str = "") -> Out
     with unit() as conn:
         staged = staging.get_staged_file(conn, ingest_id=ingest_id)
         access.require_permission(conn, project_id=staged.project_id, permission="can_review")
-    image_url = _make_preview(unit, staged) if staged.status == "pending" else None
+        store = storage.store_for(conn, staged.storage_code)
+    image_url = _make_preview(store, staged) if staged.status == "pending" else None
     with unit() as conn:
         document = staging.approve(
             conn, ingest_id=ingest_id, reviewer_notes=reviewer_notes, image_url=image_url

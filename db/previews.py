@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import io
 import logging
-import shutil
-import tempfile
 from typing import BinaryIO
+
+from db import storage
 
 log = logging.getLogger(__name__)
 
 SIZE = 480
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 PREVIEW_TYPES = IMAGE_TYPES | {"application/pdf"}
-
-
-def _seekable(stream: BinaryIO) -> BinaryIO:
-    """The stream itself when it can seek, else a copy spooled to a temporary file (never to memory)."""
-    if getattr(stream, "seekable", lambda: False)():
-        return stream
-    spool = tempfile.TemporaryFile()
-    shutil.copyfileobj(stream, spool, 1024 * 1024)
-    spool.seek(0)
-    return spool
 
 
 def render_preview(stream: BinaryIO, mime_type: str) -> bytes | None:
@@ -32,7 +22,7 @@ def render_preview(stream: BinaryIO, mime_type: str) -> bytes | None:
     if mime_type not in PREVIEW_TYPES:
         return None
     try:
-        source = _seekable(stream)
+        source, _ = storage.seekable(stream)
         if mime_type == "application/pdf":
             import pypdfium2
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import logging
 import os
+import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -65,6 +67,17 @@ class ObjectInfo:
     modified_at: datetime
 
 
+def seekable(stream: BinaryIO) -> tuple[BinaryIO, bool]:
+    """The stream itself when it can seek, else a copy spooled to a temporary file on disk (never to
+    memory); the flag says whether a copy was made (the caller closes it)."""
+    if getattr(stream, "seekable", lambda: False)():
+        return stream, False
+    spool = tempfile.TemporaryFile()
+    shutil.copyfileobj(stream, spool, CHUNK)
+    spool.seek(0)
+    return spool, True
+
+
 def hash_stream(stream: BinaryIO) -> tuple[str, int]:
     """SHA-256 (hex) and size of a stream, read in chunks from where it stands."""
     digest = hashlib.sha256()
@@ -107,8 +120,6 @@ class ObjectStore(ABC):
 
     def put_bytes(self, data: bytes, *, content_type: str = "application/octet-stream") -> StoredObject:
         """Store small bytes under their checksum (demo data, previews); a second put is a no-op."""
-        import io
-
         checksum = hashlib.sha256(data).hexdigest()
         key = object_key(checksum)
         if not self.exists(key):
@@ -419,9 +430,3 @@ def upload_store(conn: Connection, settings: Settings | None = None) -> ObjectSt
     if code is None:
         raise NotFound("No storage is marked as the default; set PROSYNC_STORAGE.")
     return store_for(conn, code, settings)
-
-
-def get_storage(settings: Settings | None = None) -> LocalStorage:
-    """The local folder store (used where no database is at hand, e.g. the demo's seed files)."""
-    settings = settings or get_settings()
-    return LocalStorage(settings.storage_dir)
