@@ -47,4 +47,4 @@ def audit_trail(
         "until": until,
         "limit": limit,
     }
-    return pd.read_sql(query, conn, params=params)
+    return pd.read_sql_query(query, conn, params=params)

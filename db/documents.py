@@ -211,7 +211,7 @@ def uploads_per_week(conn: Connection, *, weeks: int = 26) -> pd.DataFrame:
     if not 1 <= weeks <= 520:
         raise InvalidInput("Ask for 1 to 520 weeks.")
     visible = access.visible_project_ids(conn)
-    return pd.read_sql(
+    return pd.read_sql_query(
         text(
             "select a.project_name, date_trunc('week', a.uploaded_at) as week, count(*) as documents"
             " from documents.active_documents a"
@@ -226,7 +226,7 @@ def uploads_per_week(conn: Connection, *, weeks: int = 26) -> pd.DataFrame:
 
 def list_filetypes(conn: Connection) -> pd.DataFrame:
     """The file type catalogue (filetype_reference)."""
-    return pd.read_sql(
+    return pd.read_sql_query(
         text(
             "select mime_type, label, category, extensions, allowed, max_size_bytes, previewable"
             " from documents.filetype_reference order by category, label"

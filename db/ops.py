@@ -7,12 +7,14 @@ Works on PostgreSQL 15 to 18.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, text
 from sqlalchemy.exc import DBAPIError
 
 from db import access
@@ -49,6 +51,8 @@ def _guarded(conn: Connection) -> Iterator[Connection]:
     access.require_ops(conn)
     conn.execute(text(f"set local statement_timeout = {STATEMENT_TIMEOUT_MS}"))
     conn.execute(text(f"set local lock_timeout = {LOCK_TIMEOUT_MS}"))
+    # Statistics are read from a snapshot kept until the transaction ends: start from a fresh one.
+    conn.execute(text("select pg_stat_clear_snapshot()"))
     try:
         yield conn
     except Exception as error:  # pandas wraps driver errors in its own DatabaseError
@@ -72,7 +76,7 @@ def _sqlstate(error: BaseException | None) -> str | None:
 
 
 def _frame(conn: Connection, sql: str, **params) -> pd.DataFrame:
-    return pd.read_sql(text(sql), conn, params=params)
+    return pd.read_sql_query(text(sql), conn, params=params)
 
 
 def _status(value: float, warning: float, critical: float, *, higher_is_worse: bool = True) -> str:
@@ -430,3 +434,717 @@ def _missing_partitions(conn: Connection, ahead: int = 2) -> list[str]:
         {"ahead": ahead},
     ).all()
     return [f"{r.parent_table} from {r.starts:%Y-%m-%d}" for r in rows]
+
+
+# --- Explain: the screens' own queries, as ProSync runs them -------------------------------------
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What the explained screen queries run for: the busiest live project and its top member."""
+
+    project_id: int
+    project_name: str
+    documents: int
+    user_id: int
+    login: str
+    search: str  # a piece of one of its document names, for the name search
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement a screen query issued, with what EXPLAIN (ANALYZE, BUFFERS) found."""
+
+    sql: str
+    plan: str  # the plan tree as text
+    execution_ms: float
+    planning_ms: float
+    rows: int
+    indexes: tuple[str, ...]
+    seq_scans: tuple[str, ...]
+    partitions: dict[str, tuple[int, int]]  # partitioned table: (partitions read, partitions it has)
+    shared_hit: int
+    shared_read: int
+
+
+@dataclass(frozen=True)
+class Explained:
+    screen: str
+    query: str
+    statements: tuple[Statement, ...]
+
+    @property
+    def main(self) -> Statement:
+        """The statement that fetches what the screen shows: the last one (the ones before it check
+        the user's roles and permissions)."""
+        return self.statements[-1]
+
+
+def _screen_queries():
+    from db import audit, documents, projects, staging, tags
+
+    month_ago = datetime.now(UTC) - timedelta(days=30)
+    return (
+        ("Onboarding", "project summary (onboarding_project_summary)",
+         lambda c, s: projects.onboarding_summary(c)),
+        ("Onboarding", "uploads per week, 26 weeks", lambda c, s: documents.uploads_per_week(c, weeks=26)),
+        ("Onboarding", "project history, last 20 changes",
+         lambda c, s: projects.project_history(c, project_id=s.project_id, limit=20)),
+        ("Access", "members of a project", lambda c, s: access.list_members(c, project_id=s.project_id)),
+        ("Access", "permission check (can_view)",
+         lambda c, s: access.require_permission(c, project_id=s.project_id, permission="can_view")),
+        ("Documents", "first page of a project's active documents (active_documents)",
+         lambda c, s: documents.list_active_documents(c, project_id=s.project_id)),
+        ("Documents", "name search in every visible project",
+         lambda c, s: documents.list_active_documents(c, name_contains=s.search)),
+        ("Audit trail", "a project's last 30 days, 100 rows (audit_trail_by_project)",
+         lambda c, s: audit.audit_trail(c, project_id=s.project_id, since=month_ago, limit=100)),
+        ("Review", "review queue, first page (pending_documents)", lambda c, s: staging.list_pending(c)),
+        ("Review", "rejected files, first page (rejected_documents)", lambda c, s: staging.list_rejected(c)),
+        ("Tags", "tag usage", lambda c, s: tags.tag_usage(c)),
+    )  # fmt: skip
+
+
+def explain_sample(conn: Connection, *, project_id: int | None = None) -> Sample | None:
+    """The project the Explain tab runs the screens' queries for (the one with most active documents
+    unless named), and its highest-ranked active member; None when there is no such project."""
+    with _guarded(conn):
+        row = conn.execute(
+            text(
+                "select p.id, p.name, (select count(*) from documents.documents d"
+                "   where d.project_id = p.id and d.deleted_at is null) as documents"
+                " from projects.projects p where p.deleted_at is null"
+                " and (cast(:p as bigint) is null or p.id = :p)"
+                " and exists (select 1 from projects.project_access a where a.project_id = p.id)"
+                " order by documents desc, p.id limit 1"
+            ),
+            {"p": project_id},
+        ).one_or_none()
+        if row is None:
+            return None
+        member = conn.execute(
+            text(
+                "select u.id, u.login from projects.project_access a"
+                " join projects.access_role_reference r on r.role = a.role"
+                " join users.users u on u.id = a.user_id and u.is_active and u.deleted_at is null"
+                " where a.project_id = :p order by r.rank desc, u.id limit 1"
+            ),
+            {"p": row.id},
+        ).one_or_none()
+        if member is None:
+            return None
+        name = conn.execute(
+            text(
+                "select name from documents.documents where project_id = :p and deleted_at is null"
+                " order by uploaded_at desc, id desc limit 1"
+            ),
+            {"p": row.id},
+        ).scalar_one_or_none()
+    stem = (name or "report").rsplit(".", 1)[0]
+    return Sample(row.id, row.name, row.documents, member.id, member.login, stem[:4])
+
+
+def explain_screens(conn: Connection, sample: Sample) -> list[Explained]:
+    """Run each screen's data-access function as the sample member would, capture the statements it
+    sends, and EXPLAIN (ANALYZE, BUFFERS) each one. Read-only: all of it is rolled back."""
+    results = []
+    with _guarded(conn):
+        partitions_of = _partition_counts(conn)
+        for screen, label, function in _screen_queries():
+            savepoint = conn.begin_nested()
+            try:
+                with _as_member(conn, sample.user_id), _captured(conn) as statements:
+                    function(conn, sample)
+                explained = tuple(_explain(conn, sql, params, partitions_of) for sql, params in statements)
+            finally:
+                savepoint.rollback()
+            results.append(Explained(screen, label, explained))
+    return results
+
+
+@contextmanager
+def _as_member(conn: Connection, user_id: int) -> Iterator[None]:
+    """Act as `user_id` for the rest of the block (the screen's permission checks and filters)."""
+    from db.engine import current_actor, set_actor
+
+    previous, system = current_actor(conn), conn.info.pop("system", None)
+    set_actor(conn, user_id)
+    try:
+        yield
+    finally:
+        # The database side (the transaction-local setting) goes back with the caller's savepoint.
+        conn.info["actor_id"] = previous
+        if system:
+            conn.info["system"] = system
+
+
+@contextmanager
+def _captured(conn: Connection) -> Iterator[list[tuple[str, object]]]:
+    """The SELECT statements sent on `conn` inside the block, with their parameters."""
+    from sqlalchemy import event
+
+    seen: list[tuple[str, object]] = []
+
+    def listener(_conn, _cursor, statement, parameters, context, _executemany):
+        compiled = getattr(context, "compiled", None)
+        if compiled is not None and not isinstance(compiled.statement, TextClause):
+            return  # SQLAlchemy's own catalog reflection, not a query of the screen
+        head = statement.lstrip()[:10].lower()
+        if head.startswith(("select", "with")) and "set_config(" not in statement:
+            seen.append((statement, parameters))
+
+    event.listen(conn, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(conn, "before_cursor_execute", listener)
+
+
+def _partition_counts(conn: Connection) -> dict[str, tuple[str, int]]:
+    """Each partition (qualified) → (its parent, how many partitions the parent has); and each
+    partition's index (by name, as EXPLAIN names it) → (the partitioned index it belongs to, 0)."""
+    rows = conn.execute(
+        text(
+            "select case when p.relkind = 'p' then cn.nspname || '.' || c.relname"
+            " else c.relname end as child,"
+            " case when p.relkind = 'p' then pn.nspname || '.' || p.relname else p.relname end as parent,"
+            " case when p.relkind = 'p' then count(*) over (partition by p.oid) else 0 end as siblings"
+            " from pg_inherits i join pg_class c on c.oid = i.inhrelid"
+            " join pg_namespace cn on cn.oid = c.relnamespace"
+            " join pg_class p on p.oid = i.inhparent join pg_namespace pn on pn.oid = p.relnamespace"
+            " where p.relkind in ('p', 'I')"
+        )
+    ).all()
+    return {r.child: (r.parent, r.siblings) for r in rows}
+
+
+def _explain(conn: Connection, sql: str, params, partitions_of: dict[str, tuple[str, int]]) -> Statement:
+    raw = conn.exec_driver_sql("explain (analyze, buffers, verbose, format json) " + sql, params).scalar_one()
+    top = (raw if isinstance(raw, list) else json.loads(raw))[0]
+    plan = top["Plan"]
+    nodes = list(_walk(plan))
+    # A partition's index is shown as the partitioned index it belongs to: one name, not one per period.
+    used = {n["Index Name"] for n in nodes if "Index Name" in n}
+    indexes = sorted({partitions_of.get(name, (name,))[0] for name in used})
+    read = [f"{n['Schema']}.{n['Relation Name']}" for n in nodes if "Relation Name" in n and "Schema" in n]
+    seq_scans = sorted({f"{n['Schema']}.{n['Relation Name']}" for n in nodes if n["Node Type"] == "Seq Scan"})
+    touched: dict[str, set[str]] = {}
+    for relation in read:
+        if relation in partitions_of:
+            touched.setdefault(partitions_of[relation][0], set()).add(relation)
+    totals = {parent: siblings for parent, siblings in partitions_of.values() if siblings}
+    return Statement(
+        sql=sql,
+        plan="\n".join(_plan_lines(plan)),
+        execution_ms=float(top.get("Execution Time", 0.0)),
+        planning_ms=float(top.get("Planning Time", 0.0)),
+        rows=int(plan.get("Actual Rows", 0)),
+        indexes=tuple(indexes),
+        seq_scans=tuple(seq_scans),
+        partitions={parent: (len(parts), totals[parent]) for parent, parts in sorted(touched.items())},
+        shared_hit=int(plan.get("Shared Hit Blocks", 0)),
+        shared_read=int(plan.get("Shared Read Blocks", 0)),
+    )
+
+
+def _walk(node: dict) -> Iterator[dict]:
+    yield node
+    for child in node.get("Plans", ()):
+        yield from _walk(child)
+
+
+_DETAILS = ("Index Cond", "Recheck Cond", "Hash Cond", "Merge Cond", "Join Filter", "Filter", "Sort Key")
+
+
+def _plan_lines(node: dict, depth: int = 0) -> Iterator[str]:
+    """EXPLAIN's JSON as an indented tree, one node a line, like its text format but shorter."""
+    label = node["Node Type"]
+    if "Index Name" in node:
+        label += f" using {node['Index Name']}"
+    if "Relation Name" in node:
+        label += f" on {node.get('Schema', '')}.{node['Relation Name']}".replace(" .", " ")
+    if node.get("Actual Loops", 1) == 0:
+        label += " (never executed)"
+    else:
+        label += (
+            f"  (rows={node.get('Actual Rows', 0)} loops={node.get('Actual Loops', 1)}"
+            f" time={node.get('Actual Total Time', 0.0):.3f} ms)"
+        )
+    pad = "   " * depth
+    yield pad + ("-> " if depth else "") + label
+    for key in _DETAILS:
+        if key in node:
+            value = ", ".join(node[key]) if isinstance(node[key], list) else node[key]
+            yield f"{pad}      {key}: {value}"
+    if "Subplans Removed" in node:
+        yield f"{pad}      Subplans Removed: {node['Subplans Removed']}"
+    for child in node.get("Plans", ()):
+        yield from _plan_lines(child, depth + 1)
+
+
+# --- Activity: the server's connections and ProSync's own sessions -------------------------------
+
+
+def activity(conn: Connection) -> pd.DataFrame:
+    """pg_stat_activity for this database: state, waits, durations, who blocks whom."""
+    with _guarded(conn):
+        return _frame(
+            conn,
+            "select pid, usename as role, application_name, host(client_addr) as client, backend_type,"
+            " state, wait_event_type, wait_event,"
+            " greatest(extract(epoch from clock_timestamp() - query_start), 0)::float as query_seconds,"
+            " greatest(extract(epoch from clock_timestamp() - xact_start), 0)::float as transaction_seconds,"
+            " greatest(extract(epoch from clock_timestamp() - state_change), 0)::float as in_state_seconds,"
+            " query_start, xact_start, backend_start,"
+            " array_to_string(pg_blocking_pids(pid), ', ') as blocked_by,"
+            " pid = pg_backend_pid() as is_this_screen, left(query, 2000) as query"
+            " from pg_stat_activity where datname = current_database()"
+            " order by state = 'active' desc, query_start nulls last, pid",
+        )
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    counts: dict[str, int]  # active, expired, revoked
+    by_agent: pd.DataFrame  # agent, state, sessions, last_active_at
+    active: pd.DataFrame  # the open sessions, newest activity first (never a token or its hash)
+
+
+SESSION_STATE_SQL = """
+case when s.revoked_at is not null and s.revoke_reason = 'expired' then 'expired'
+     when s.revoked_at is not null then 'revoked'
+     when s.expires_at <= now() or s.last_active_at + make_interval(mins => :idle) <= now() then 'expired'
+     else 'active' end
+"""
+
+
+def session_summary(conn: Connection, *, idle_minutes: int | None = None, limit: int = 500) -> SessionSummary:
+    """ProSync's sign-in sessions (auth.sessions): how many are active, expired and revoked, by
+    browser, and the active ones with their user, address and last activity."""
+    from db.settings import get_settings
+
+    idle = idle_minutes or get_settings().session_idle_minutes
+    with _guarded(conn):
+        grouped = _frame(
+            conn,
+            f"select s.user_agent, {SESSION_STATE_SQL} as state, count(*) as sessions,"
+            " max(s.last_active_at) as last_active_at from auth.sessions s group by 1, 2",
+            idle=idle,
+        )
+        active = _frame(
+            conn,
+            "select u.login, s.created_at, s.last_active_at, s.expires_at, host(s.ip_address) as ip_address,"
+            " s.user_agent from auth.sessions s join users.users u on u.id = s.user_id"
+            f" where {SESSION_STATE_SQL} = 'active' order by s.last_active_at desc limit :limit",
+            idle=idle,
+            limit=limit,
+        )
+    counts = {
+        state: int(grouped.sessions[grouped.state == state].sum())
+        for state in ("active", "expired", "revoked")
+    }
+    grouped["agent"] = [agent_family(a) for a in grouped.user_agent]
+    by_agent = (
+        grouped.groupby(["agent", "state"], as_index=False)
+        .agg(sessions=("sessions", "sum"), last_active_at=("last_active_at", "max"))
+        .sort_values(["sessions", "agent"], ascending=[False, True], ignore_index=True)
+    )
+    active["agent"] = [agent_family(a) for a in active.user_agent]
+    return SessionSummary(counts, by_agent, active)
+
+
+_BROWSERS = (
+    ("Edg/", "Edge"), ("OPR/", "Opera"), ("HeadlessChrome/", "Headless Chrome"), ("Chromium/", "Chromium"),
+    ("Chrome/", "Chrome"), ("Firefox/", "Firefox"), ("Safari/", "Safari"), ("curl/", "curl"),
+    ("python-requests/", "Python requests"), ("python-httpx/", "Python httpx"),
+)  # fmt: skip
+_SYSTEMS = (
+    ("Windows", "Windows"), ("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iOS"),
+    ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"),
+)  # fmt: skip
+
+
+def agent_family(user_agent: str | None) -> str:
+    """A user agent string as a browser and system, such as "Firefox on Linux"."""
+    if not user_agent:
+        return "unknown"
+    browser = next((name for token, name in _BROWSERS if token in user_agent), "other")
+    system = next((name for token, name in _SYSTEMS if token in user_agent), None)
+    return f"{browser} on {system}" if system else browser
+
+
+# --- Settings and maintenance ---------------------------------------------------------------------
+
+# The settings that shape how this model performs: memory for sorts and index builds, parallel
+# scans over partitions, vacuum of the append-heavy audit and document tables, and the preloaded
+# pg_stat_statements. Every autovacuum_* setting is added to these.
+SETTINGS_THAT_MATTER = (
+    "shared_buffers", "effective_cache_size", "work_mem", "maintenance_work_mem",
+    "autovacuum_work_mem", "max_connections", "max_parallel_workers_per_gather",
+    "max_parallel_workers", "max_worker_processes", "max_parallel_maintenance_workers",
+    "shared_preload_libraries", "random_page_cost", "effective_io_concurrency",
+    "default_statistics_target", "enable_partition_pruning", "enable_partitionwise_aggregate",
+    "enable_partitionwise_join", "checkpoint_timeout", "max_wal_size", "min_wal_size",
+    "wal_level", "track_io_timing", "statement_timeout", "lock_timeout",
+    "idle_in_transaction_session_timeout", "log_min_duration_statement", "jit",
+)  # fmt: skip
+
+
+def server_settings(conn: Connection) -> pd.DataFrame:
+    """The pg_settings that matter for this model: the server's value (not this screen's own
+    timeouts), its default, whether it was changed, where, and whether it waits for a restart."""
+    with _guarded(conn):
+        frame = _frame(
+            conn,
+            "select name, reset_val, boot_val, unit, reset_val is distinct from boot_val as changed,"
+            " sourcefile || ':' || sourceline as set_in, pending_restart, context, short_desc"
+            " from pg_settings where name = any(:names) or name like 'autovacuum%'"
+            " order by name like 'autovacuum%', name",
+            names=list(SETTINGS_THAT_MATTER),
+        )
+    frame.insert(1, "value", [_with_unit(v, u) for v, u in zip(frame.reset_val, frame.unit, strict=True)])
+    frame.insert(
+        2, "default_value", [_with_unit(v, u) for v, u in zip(frame.boot_val, frame.unit, strict=True)]
+    )
+    return frame.drop(columns=["reset_val", "boot_val", "unit"])
+
+
+_MEMORY = {"B": 1, "kB": 1024, "8kB": 8192, "MB": 1024**2, "16MB": 16 * 1024**2}
+_TIME = {"ms": 1, "s": 1000, "min": 60_000}
+
+
+def _with_unit(raw: str | None, unit: str | None) -> str | None:
+    """A raw pg_settings number in the largest unit that divides it, as SHOW prints it (4GB, 5min)."""
+    if raw is None or unit not in {**_MEMORY, **_TIME} or not raw.lstrip("-").isdigit() or int(raw) < 0:
+        return raw
+    if int(raw) == 0:
+        return "0"
+    if unit in _MEMORY:
+        amount, steps = (
+            int(raw) * _MEMORY[unit],
+            (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)),
+        )
+        fallback = "B"
+    else:
+        amount, steps = (
+            int(raw) * _TIME[unit],
+            (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000)),
+        )
+        fallback = "ms"
+    for name, size in steps:
+        if amount % size == 0:
+            return f"{amount // size}{name}"
+    return f"{amount}{fallback}"
+
+
+@dataclass(frozen=True)
+class WriterStats:
+    source: str  # the catalog views read
+    figures: dict[str, object]
+    advice: str
+
+
+def writer_stats(conn: Connection) -> WriterStats:
+    """The background writer and checkpointer, from pg_stat_checkpointer + pg_stat_bgwriter (PostgreSQL
+    17 on) or pg_stat_bgwriter alone (15 and 16), under the same names."""
+    with _guarded(conn):
+        split = conn.execute(
+            text("select to_regclass('pg_catalog.pg_stat_checkpointer') is not null")
+        ).scalar()
+        if split:
+            source = "pg_stat_checkpointer, pg_stat_bgwriter"
+            row = conn.execute(
+                text(
+                    "select c.num_timed as checkpoints_timed, c.num_requested as checkpoints_requested,"
+                    " c.write_time as checkpoint_write_ms, c.sync_time as checkpoint_sync_ms,"
+                    " c.buffers_written as buffers_written_by_checkpoints,"
+                    " b.buffers_clean as buffers_written_by_bgwriter,"
+                    " b.maxwritten_clean as bgwriter_stopped_at_limit, b.buffers_alloc as buffers_allocated,"
+                    " null::bigint as buffers_written_by_backends,"
+                    " c.stats_reset as checkpointer_reset, b.stats_reset as bgwriter_reset"
+                    " from pg_stat_checkpointer c, pg_stat_bgwriter b"
+                )
+            ).one()
+        else:
+            source = "pg_stat_bgwriter"
+            row = conn.execute(
+                text(
+                    "select checkpoints_timed, checkpoints_req as checkpoints_requested,"
+                    " checkpoint_write_time as checkpoint_write_ms,"
+                    " checkpoint_sync_time as checkpoint_sync_ms,"
+                    " buffers_checkpoint as buffers_written_by_checkpoints,"
+                    " buffers_clean as buffers_written_by_bgwriter,"
+                    " maxwritten_clean as bgwriter_stopped_at_limit, buffers_alloc as buffers_allocated,"
+                    " buffers_backend as buffers_written_by_backends,"
+                    " stats_reset as checkpointer_reset, stats_reset as bgwriter_reset"
+                    " from pg_stat_bgwriter"
+                )
+            ).one()
+    figures = dict(row._mapping)
+    timed, requested = figures["checkpoints_timed"] or 0, figures["checkpoints_requested"] or 0
+    advice = ""
+    if requested > timed and requested >= 10:
+        advice = (
+            f"{requested:,} of {timed + requested:,} checkpoints were requested rather than timed: WAL fills "
+            "max_wal_size before checkpoint_timeout; a larger max_wal_size spreads the writes."
+        )
+    return WriterStats(source, figures, advice)
+
+
+def maintenance_progress(conn: Connection) -> pd.DataFrame:
+    """VACUUM (auto or manual), ANALYZE, CREATE INDEX and CLUSTER/VACUUM FULL running now, with phase
+    and how far along (pg_stat_progress_*)."""
+    with _guarded(conn):
+        return _frame(
+            conn,
+            "with progress as ("
+            "  select 'vacuum' as operation, pid, relid, phase,"
+            "   100.0 * heap_blks_scanned / nullif(heap_blks_total, 0) as percent_done"
+            "   from pg_stat_progress_vacuum where datname = current_database()"
+            "  union all select 'analyze', pid, relid, phase,"
+            "   100.0 * sample_blks_scanned / nullif(sample_blks_total, 0)"
+            "   from pg_stat_progress_analyze where datname = current_database()"
+            "  union all select 'create index', pid, relid, phase,"
+            "   100.0 * blocks_done / nullif(blocks_total, 0)"
+            "   from pg_stat_progress_create_index where datname = current_database()"
+            "  union all select lower(command), pid, relid, phase,"
+            "   100.0 * heap_blks_scanned / nullif(heap_blks_total, 0)"
+            "   from pg_stat_progress_cluster where datname = current_database())"
+            " select p.operation, p.pid, p.relid::regclass::text as relation, p.phase,"
+            " round(p.percent_done, 1)::float as percent_done,"
+            " a.backend_type = 'autovacuum worker' as automatic,"
+            " extract(epoch from now() - a.xact_start)::float as running_seconds, left(a.query, 300) as query"
+            " from progress p left join pg_stat_activity a on a.pid = p.pid"
+            " order by running_seconds desc nulls last",
+        )
+
+
+VACUUM_QUEUE_SQL = """
+with t as (
+    select n.nspname as schema_name, c.relname as table_name, greatest(c.reltuples, 0) as reltuples,
+           s.n_dead_tup, s.n_ins_since_vacuum, s.n_mod_since_analyze,
+           s.last_autovacuum, s.last_autoanalyze,
+           current_setting('autovacuum') = 'on'
+               and (select option_value from pg_options_to_table(c.reloptions)
+                    where option_name = 'autovacuum_enabled')::boolean is distinct from false
+               as autovacuum_on,
+           {base}
+    from pg_class c
+    join pg_namespace n on n.oid = c.relnamespace
+    join pg_stat_user_tables s on s.relid = c.oid
+    where c.relkind = 'r'
+)
+select schema_name, table_name, autovacuum_on, n_dead_tup as dead_rows,
+       vacuum_threshold::bigint as vacuum_threshold,
+       round((100.0 * n_dead_tup / nullif(vacuum_threshold, 0))::numeric, 1)::float
+           as dead_percent_of_threshold,
+       n_ins_since_vacuum as inserted_since_vacuum, insert_threshold::bigint as insert_threshold,
+       n_mod_since_analyze as changed_since_analyze, analyze_threshold::bigint as analyze_threshold,
+       n_dead_tup > vacuum_threshold or n_ins_since_vacuum > insert_threshold as vacuum_due,
+       n_mod_since_analyze > analyze_threshold as analyze_due,
+       last_autovacuum, last_autoanalyze
+from (
+    select t.*,
+           case when max_threshold > 0 then least(vt + vs * reltuples, max_threshold)
+                else vt + vs * reltuples end as vacuum_threshold,
+           it + is_ * reltuples as insert_threshold,
+           at + as_ * reltuples as analyze_threshold
+    from t
+) x
+order by greatest(n_dead_tup / nullif(vacuum_threshold, 0), 0) desc nulls last, schema_name, table_name
+"""
+
+
+def _option(name: str, alias: str, cast: str) -> str:
+    """A table's autovacuum reloption, or the server's setting (missing_ok for newer settings)."""
+    return (
+        f"coalesce((select option_value from pg_options_to_table(c.reloptions) where option_name = '{name}'),"
+        f" current_setting('{name}', true), '-1')::{cast} as {alias}"
+    )
+
+
+def vacuum_queue(conn: Connection) -> pd.DataFrame:
+    """Each table's distance to its next autovacuum and autoanalyze: dead rows against the threshold
+    autovacuum uses (the table's own reloptions first, then the server's settings)."""
+    base = ", ".join(
+        _option(*option)
+        for option in (
+            ("autovacuum_vacuum_threshold", "vt", "float"),
+            ("autovacuum_vacuum_scale_factor", "vs", "float"),
+            ("autovacuum_vacuum_max_threshold", "max_threshold", "float"),  # PostgreSQL 18 on
+            ("autovacuum_vacuum_insert_threshold", "it", "float"),
+            ("autovacuum_vacuum_insert_scale_factor", "is_", "float"),
+            ("autovacuum_analyze_threshold", "at", "float"),
+            ("autovacuum_analyze_scale_factor", "as_", "float"),
+        )
+    )
+    with _guarded(conn):
+        return _frame(conn, VACUUM_QUEUE_SQL.format(base=base))
+
+
+# --- Schema: versions, roles, constraints, views, and the ER diagram ------------------------------
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    current: str | None  # the revision recorded in alembic_version
+    head: str  # the newest revision this ProSync ships
+    history: pd.DataFrame  # system.schema_version, newest first
+
+
+def schema_state(conn: Connection) -> SchemaState:
+    """Where the schema is: Alembic's current and head revisions and every step ever applied."""
+    from db import migrate, schema
+
+    with _guarded(conn):
+        return SchemaState(
+            migrate.current_revision(conn), migrate.head_revision(), schema.schema_versions(conn)
+        )
+
+
+def database_roles(conn: Connection) -> pd.DataFrame:
+    """The server's roles (pg_roles) with their attributes and what they are members of; PostgreSQL's
+    predefined pg_* roles only where someone was granted them."""
+    with _guarded(conn):
+        return _frame(
+            conn,
+            "select r.rolname as role, r.rolcanlogin as can_login, r.rolsuper as superuser,"
+            " r.rolcreaterole as create_role, r.rolcreatedb as create_db, r.rolreplication as replication,"
+            " r.rolbypassrls as bypass_rls, r.rolinherit as inherits, r.rolconnlimit as connection_limit,"
+            " r.rolvaliduntil as valid_until,"
+            " (select string_agg(g.rolname, ', ' order by g.rolname) from pg_auth_members m"
+            "   join pg_roles g on g.oid = m.roleid where m.member = r.oid) as member_of"
+            " from pg_roles r"
+            " where r.rolname !~ '^pg_' or exists (select 1 from pg_auth_members m join pg_roles x"
+            "   on x.oid = m.member where m.roleid = r.oid and x.rolname !~ '^pg_')"
+            " order by r.rolname ~ '^pg_', r.rolname",
+        )
+
+
+def role_memberships(conn: Connection) -> pd.DataFrame:
+    """Who is a member of which role (pg_auth_members), leaving out PostgreSQL's own predefined tree."""
+    with _guarded(conn):
+        return _frame(
+            conn,
+            "select g.rolname as role, u.rolname as member, m.admin_option, w.rolname as granted_by"
+            " from pg_auth_members m join pg_roles g on g.oid = m.roleid"
+            " join pg_roles u on u.oid = m.member left join pg_roles w on w.oid = m.grantor"
+            " where u.rolname !~ '^pg_' order by 1, 2",
+        )
+
+
+CONSTRAINT_KINDS = {
+    "p": "primary key", "f": "foreign key", "u": "unique", "c": "check", "x": "exclusion",
+    "t": "constraint trigger", "n": "not null",
+}  # fmt: skip
+
+
+def constraints(conn: Connection) -> pd.DataFrame:
+    """Every constraint of ProSync's tables (pg_constraint), once per table: partitions' inherited
+    copies are left out."""
+    with _guarded(conn):
+        frame = _frame(
+            conn,
+            "select n.nspname as schema_name, c.relname as table_name, k.conname as constraint_name,"
+            " k.contype as kind, pg_get_constraintdef(k.oid) as definition, k.convalidated as validated,"
+            " k.condeferrable as deferrable, k.condeferred as initially_deferred"
+            " from pg_constraint k join pg_class c on c.oid = k.conrelid"
+            " join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_toast'"
+            " and k.conparentid = 0 and not c.relispartition"
+            " order by 1, 2, k.contype, 3",
+        )
+    frame["kind"] = frame.kind.map(lambda k: CONSTRAINT_KINDS.get(k, k))
+    return frame
+
+
+def views(conn: Connection) -> pd.DataFrame:
+    """Views and materialized views (pg_views, pg_matviews) with their definitions; security_invoker
+    says whether the querying user's rights (and row-level policies) apply through the view."""
+    with _guarded(conn):
+        return _frame(
+            conn,
+            "select v.schemaname as schema_name, v.viewname as view_name, 'view' as kind,"
+            " coalesce((select option_value::boolean from pg_options_to_table(c.reloptions)"
+            "   where option_name = 'security_invoker'), false) as security_invoker,"
+            " null::boolean as populated, v.definition"
+            " from pg_views v join pg_class c on c.relname = v.viewname"
+            " join pg_namespace n on n.oid = c.relnamespace and n.nspname = v.schemaname"
+            " where v.schemaname not in ('pg_catalog', 'information_schema')"
+            " union all"
+            " select m.schemaname, m.matviewname, 'materialized view', false, m.ispopulated, m.definition"
+            " from pg_matviews m"
+            " order by 1, 2",
+        )
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    nullable: bool
+    primary_key: bool
+    foreign_key: bool
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A foreign key: `columns` of `table` point at `ref_columns` of `ref_table`."""
+
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SchemaGraph:
+    tables: dict[str, tuple[Column, ...]]  # "schema.table" → columns in order
+    relations: tuple[Relation, ...]
+
+
+def schema_graph(conn: Connection) -> SchemaGraph:
+    """Tables, columns, keys and foreign keys of ProSync's schemas, from the live catalog (partitions
+    are folded into their partitioned table)."""
+    with _guarded(conn):
+        columns = conn.execute(
+            text(
+                "select n.nspname || '.' || c.relname as table_name, a.attname as name,"
+                " format_type(a.atttypid, a.atttypmod) as type, not a.attnotnull as nullable,"
+                " exists (select 1 from pg_constraint k where k.conrelid = c.oid and k.contype = 'p'"
+                "   and a.attnum = any(k.conkey)) as primary_key,"
+                " exists (select 1 from pg_constraint k where k.conrelid = c.oid and k.contype = 'f'"
+                "   and a.attnum = any(k.conkey)) as foreign_key"
+                " from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+                " join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped"
+                " where c.relkind in ('r', 'p') and not c.relispartition"
+                " and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_toast'"
+                " order by 1, a.attnum"
+            )
+        ).all()
+        keys = conn.execute(
+            text(
+                "select k.conname as name, n.nspname || '.' || c.relname as table_name,"
+                " rn.nspname || '.' || r.relname as ref_table,"
+                " array(select a.attname from unnest(k.conkey) with ordinality u(n, i) join pg_attribute a"
+                "   on a.attrelid = k.conrelid and a.attnum = u.n order by u.i) as columns,"
+                " array(select a.attname from unnest(k.confkey) with ordinality u(n, i) join pg_attribute a"
+                "   on a.attrelid = k.confrelid and a.attnum = u.n order by u.i) as ref_columns"
+                " from pg_constraint k join pg_class c on c.oid = k.conrelid"
+                " join pg_namespace n on n.oid = c.relnamespace"
+                " join pg_class r on r.oid = k.confrelid join pg_namespace rn on rn.oid = r.relnamespace"
+                " where k.contype = 'f' and k.conparentid = 0 and not c.relispartition"
+                " and n.nspname not in ('pg_catalog', 'information_schema')"
+                " order by 2, 1"
+            )
+        ).all()
+    tables: dict[str, list[Column]] = {}
+    for row in columns:
+        tables.setdefault(row.table_name, []).append(
+            Column(row.name, row.type, row.nullable, row.primary_key, row.foreign_key)
+        )
+    relations = tuple(
+        Relation(k.name, k.table_name, tuple(k.columns), k.ref_table, tuple(k.ref_columns)) for k in keys
+    )
+    return SchemaGraph({t: tuple(c) for t, c in tables.items()}, relations)

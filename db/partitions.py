@@ -23,7 +23,7 @@ class MaintenanceStep:
 def partition_status(conn: Connection) -> pd.DataFrame:
     """Every partition of the partitioned tables, with bounds, row estimates and size."""
     access.require_ops(conn)
-    return pd.read_sql(
+    return pd.read_sql_query(
         text(
             "select parent_table, partition_name, is_default, range_from, range_to,"
             " estimated_rows, total_bytes, reloptions"

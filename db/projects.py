@@ -176,4 +176,4 @@ def onboarding_summary(conn: Connection) -> pd.DataFrame:
         " where cast(:everything as boolean) or project_id = any(:ids)"
         " order by lower(project_name)"
     )
-    return pd.read_sql(query, conn, params={"everything": visible is None, "ids": visible or []})
+    return pd.read_sql_query(query, conn, params={"everything": visible is None, "ids": visible or []})

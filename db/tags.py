@@ -130,7 +130,7 @@ def project_tags(conn: Connection, *, project_id: int) -> list[Tag]:
 def tag_usage(conn: Connection) -> pd.DataFrame:
     """Per tag: how many of the user's visible projects carry it, and their active documents."""
     visible = access.visible_project_ids(conn)
-    return pd.read_sql(
+    return pd.read_sql_query(
         text(
             "select t.category, t.name as tag, count(distinct p.id) as projects,"
             " coalesce(sum(d.documents), 0)::bigint as documents"

@@ -35,6 +35,17 @@ def server_url(tmp_path_factory) -> str:
     return ensure_server(tmp_path_factory.mktemp("pg") / "pgdata")
 
 
+@pytest.fixture(scope="session")
+def plain_server_url(tmp_path_factory) -> Iterator[str]:
+    """A second embedded server with PostgreSQL's stock settings: pg_stat_statements not preloaded."""
+    from db.embedded import PostgresServer
+
+    pgdata = tmp_path_factory.mktemp("plain") / "pgdata"
+    pgdata.mkdir()
+    with PostgresServer(pgdata, cleanup_mode="delete") as server:
+        yield server.get_uri()
+
+
 def create_database(server_url: str, name: str) -> str:
     """A new, empty database on the test server; returns its URL."""
     with psycopg.connect(server_url, autocommit=True) as conn:

@@ -183,13 +183,33 @@ def test_ops_visits_every_tab_of_the_ops_screen(server, browser):
     page.locator('[data-testid="stSidebarNav"] a', has_text="Ops").click()
     page.get_by_role("heading", name="Ops", exact=True).wait_for(timeout=30000)
     _settled(page)
-    for tab in ("Overview", "Tables", "Indexes", "Partitions", "Queries"):
+    for tab, marker in OPS_TABS.items():
         page.get_by_role("tab", name=tab).click()
-        page.wait_for_timeout(800)
+        page.get_by_text(marker).first.wait_for(timeout=30000)
+        _settled(page)
         _no_exception(page)
-        page.screenshot(path=str(SHOTS / f"ops-{tab.lower()}.png"), full_page=True)
-    assert page.get_by_text("Transaction ID wraparound").count() == 1
+        assert tab == "Overview" or f"tab={tab.replace(' ', '+')}" in page.url, "each tab has its own address"
+        page.screenshot(path=str(SHOTS / f"ops-{tab.lower().replace(' ', '-')}.png"), full_page=True)
+    diagram = page.locator('[data-testid="stGraphVizChart"] svg')
+    diagram.first.wait_for(timeout=30000)
+    assert diagram.locator("g.node").count() > 10, "the ER diagram is drawn in the browser"
+    diagram.first.scroll_into_view_if_needed()
+    diagram.first.screenshot(path=str(SHOTS / "ops-schema-diagram.png"))
     context.close()
+
+
+# Each ops tab and a text that shows it rendered its figures.
+OPS_TABS = {
+    "Overview": "Transaction ID wraparound",
+    "Tables": "their partitions summed in",
+    "Indexes": "Unused",
+    "Partitions": "Admins can run partition maintenance",
+    "Queries": "Order by",
+    "Explain": "EXPLAIN (ANALYZE, BUFFERS)",
+    "Activity": "ProSync sessions",
+    "Settings and maintenance": "Autovacuum queue",
+    "Schema": "Entity relationships",
+}
 
 
 def test_lead_grants_and_revokes_tags_a_project_and_restores_a_document(server, browser, demo_url):
