@@ -7,6 +7,7 @@ import getpass
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
@@ -65,6 +66,36 @@ def _demo(args) -> None:
             print(f"  {login}{' (' + ', '.join(roles) + ')' if roles else ''}")
     else:
         print("demo data is already loaded")
+
+
+def _generate(args) -> None:
+    from db import generate
+    from db.demo import DEMO_PASSWORD
+    from db.engine import system_transaction
+
+    _require_migrated()
+    scale = generate.SCALES[args.scale]
+    print(
+        f"generating {args.scale}: {scale.documents:,} documents in {scale.projects:,} projects, "
+        f"{scale.users:,} users, {scale.audit_rows:,} audit rows, {scale.staged:,} staged files",
+        flush=True,
+    )
+    started = time.perf_counter()
+
+    def progress(step: str, rows: int, seconds: float) -> None:
+        print(
+            f"  {step:<20} {rows:>12,} rows {seconds:7.1f} s   ({time.perf_counter() - started:6.1f} s)",
+            flush=True,
+        )
+
+    with system_transaction() as conn:
+        generate.generate(conn, scale, progress=progress)
+    with system_transaction() as conn:
+        generate.add_accounts(conn)
+    print(
+        f"done in {time.perf_counter() - started:.0f} s; sign in as admin@, ops@ or lead@example.com "
+        f"(password: {DEMO_PASSWORD}); the lead maintains the 50 biggest projects"
+    )
 
 
 def _user_create(args) -> None:
@@ -247,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("current", help="show the database's revision").set_defaults(func=_db_current)
 
     commands.add_parser("demo", help="load the demo data set (idempotent)").set_defaults(func=_demo)
+
+    gen = commands.add_parser("generate", help="fill an empty database with a large data set for benchmarks")
+    gen.add_argument("--scale", choices=["100k", "1m"], default="100k", help="100k or 1m documents")
+    gen.set_defaults(func=_generate)
 
     user = commands.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
     create = user.add_parser("create", help="create a user (password from PROSYNC_NEW_PASSWORD or a prompt)")
