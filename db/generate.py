@@ -102,9 +102,9 @@ def generate(
 
 
 def _unusable_hash() -> str:
-    from argon2 import PasswordHasher
+    from db.users import hash_password
 
-    return PasswordHasher().hash(secrets.token_urlsafe(32))
+    return hash_password(secrets.token_urlsafe(32))
 
 
 WORDS = (

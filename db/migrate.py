@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -34,8 +35,9 @@ def downgrade(revision: str, *, url: str | None = None) -> None:
     command.downgrade(alembic_config(url), revision)
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str:
-    """The newest revision in migrations/versions."""
+    """The newest revision in migrations/versions (read once per process)."""
     head = ScriptDirectory.from_config(alembic_config("postgresql://unused/")).get_current_head()
     assert head is not None
     return head

@@ -512,15 +512,15 @@ def explain_sample(conn: Connection, *, project_id: int | None = None) -> Sample
     The busiest project comes from the planner's statistics (pg_stats' most common values of
     documents.project_id) rather than a count over every document, which takes seconds at scale."""
     with _guarded(conn):
-        candidates = [project_id] if project_id is not None else _busiest_projects(conn)
+        ranked = [] if project_id is not None else _busiest_projects(conn)
         row = conn.execute(
             text(
-                "select p.id, p.name from unnest(cast(:ids as bigint[])) with ordinality c(id, rank)"
-                " join projects.projects p on p.id = c.id and p.deleted_at is null"
-                " where exists (select 1 from projects.project_access a where a.project_id = p.id)"
-                " order by c.rank limit 1"
+                "select p.id, p.name from projects.projects p where p.deleted_at is null"
+                " and (cast(:only as bigint) is null or p.id = :only)"
+                " and exists (select 1 from projects.project_access a where a.project_id = p.id)"
+                " order by array_position(cast(:ranked as bigint[]), p.id) nulls last, p.id limit 1"
             ),
-            {"ids": candidates},
+            {"only": project_id, "ranked": ranked},
         ).one_or_none()
         if row is None:
             return None
@@ -551,28 +551,23 @@ def explain_sample(conn: Connection, *, project_id: int | None = None) -> Sample
 
 
 def _busiest_projects(conn: Connection) -> list[int]:
-    """Projects by how many documents they hold: the planner's most common values when the table
-    was analyzed, else a count over the narrow registry; then every other project."""
+    """The projects holding the most documents, most first: the planner's most common values when
+    the table was analyzed, else a count over the narrow registry."""
     common = conn.execute(
         text(
             "select most_common_vals::text::bigint[] from pg_stats where schemaname = 'documents'"
             " and tablename = 'documents' and attname = 'project_id' and inherited"
         )
     ).scalar_one_or_none()
-    if not common:
-        common = list(
-            conn.execute(
-                text(
-                    "select project_id from documents.document_registry group by project_id"
-                    " order by count(*) desc, project_id limit 100"
-                )
-            ).scalars()
+    if common:
+        return common
+    counted = conn.execute(
+        text(
+            "select project_id from documents.document_registry group by project_id"
+            " order by count(*) desc, project_id limit 100"
         )
-    others = conn.execute(
-        text("select id from projects.projects where deleted_at is null order by id limit 1000")
     )
-    seen = set(common)
-    return [*common, *(i for i in others.scalars() if i not in seen)]
+    return list(counted.scalars())
 
 
 def explain_screens(conn: Connection, sample: Sample) -> list[Explained]:
@@ -581,12 +576,15 @@ def explain_screens(conn: Connection, sample: Sample) -> list[Explained]:
     results = []
     with _guarded(conn):
         partitions_of = _partition_counts(conn)
+        totals = {parent: siblings for parent, siblings in partitions_of.values() if siblings}
         for screen, label, function in _screen_queries():
             savepoint = conn.begin_nested()
             try:
                 with _as_member(conn, sample.user_id), _captured(conn) as statements:
                     function(conn, sample)
-                explained = tuple(_explain(conn, sql, params, partitions_of) for sql, params in statements)
+                explained = tuple(
+                    _explain(conn, sql, params, partitions_of, totals) for sql, params in statements
+                )
             finally:
                 savepoint.rollback()
             results.append(Explained(screen, label, explained))
@@ -649,7 +647,9 @@ def _partition_counts(conn: Connection) -> dict[str, tuple[str, int]]:
     return {r.child: (r.parent, r.siblings) for r in rows}
 
 
-def _explain(conn: Connection, sql: str, params, partitions_of: dict[str, tuple[str, int]]) -> Statement:
+def _explain(
+    conn: Connection, sql: str, params, partitions_of: dict[str, tuple[str, int]], totals: dict[str, int]
+) -> Statement:
     raw = conn.exec_driver_sql("explain (analyze, buffers, verbose, format json) " + sql, params).scalar_one()
     top = (raw if isinstance(raw, list) else json.loads(raw))[0]
     plan = top["Plan"]
@@ -663,7 +663,6 @@ def _explain(conn: Connection, sql: str, params, partitions_of: dict[str, tuple[
     for relation in read:
         if relation in partitions_of:
             touched.setdefault(partitions_of[relation][0], set()).add(relation)
-    totals = {parent: siblings for parent, siblings in partitions_of.values() if siblings}
     return Statement(
         sql=sql,
         plan="\n".join(_plan_lines(plan)),

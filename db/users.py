@@ -18,8 +18,15 @@ log = logging.getLogger(__name__)
 
 # argon2id with argon2-cffi's RFC 9106 "low memory" profile: t=3, m=64 MiB, p=4.
 _hasher = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4)
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash stored for a password (ProSync's parameters above)."""
+    return _hasher.hash(password)
+
+
 # Verified against when the login is unknown, so both paths cost the same time.
-_DUMMY_HASH = _hasher.hash("prosync-timing-equaliser")
+_DUMMY_HASH = hash_password("prosync-timing-equaliser")
 
 MIN_PASSWORD_LENGTH = 10
 COMMON_PASSWORDS = frozenset(
@@ -101,7 +108,7 @@ def create_user(
                 "insert into users.users (login, display_name, password_hash)"
                 " values (:login, :name, :hash) returning id"
             ),
-            {"login": login, "name": _clean_name(display_name), "hash": _hasher.hash(password)},
+            {"login": login, "name": _clean_name(display_name), "hash": hash_password(password)},
         ).scalar_one()
         for role in system_roles:
             conn.execute(
@@ -164,7 +171,7 @@ def authenticate(conn: Connection, *, login: str, password: str) -> User:
     if _hasher.check_needs_rehash(row.password_hash):
         conn.execute(
             text("update users.users set password_hash = :hash where id = :id"),
-            {"id": row.id, "hash": _hasher.hash(password)},
+            {"id": row.id, "hash": hash_password(password)},
         )
     return get_user(conn, user_id=row.id)
 
@@ -177,7 +184,7 @@ def set_password(conn: Connection, *, user_id: int, password: str) -> None:
     check_password(password, login=user.login)
     conn.execute(
         text("update users.users set password_hash = :hash, password_changed_at = now() where id = :id"),
-        {"hash": _hasher.hash(password), "id": user_id},
+        {"hash": hash_password(password), "id": user_id},
     )
 
 

@@ -12,7 +12,7 @@ import streamlit as st
 from dashboard.er_diagram import to_dot, to_mermaid
 from dashboard.ui import csv_download, human_bytes, localize, reader, show_flash, signed_in_user, write
 from db import ops, partitions
-from db.errors import PermissionDenied, ProSyncError
+from db.errors import ProSyncError
 
 st.title("Ops")
 show_flash()
@@ -33,7 +33,7 @@ def _read(function, *args, **kwargs):
     try:
         with reader() as conn:
             return function(conn, *args, **kwargs)
-    except (ops.OpsTimeout, PermissionDenied, ProSyncError) as error:
+    except ProSyncError as error:  # a timeout (OpsTimeout) or a refusal (PermissionDenied)
         st.warning(str(error), icon=":material/hourglass_empty:")
         return None
 
