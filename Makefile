@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test lint browser
+.PHONY: run test install install-test lint browser bench
 
 # Debian's Chromium for the end-to-end tests (never a downloaded browser build).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -31,5 +31,14 @@ browser:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
+# The benchmark's data set lives apart from the demo's; the first run generates it.
+SCALE ?= 100k
+RUNS ?= 20
+BENCH_FLAGS ?=
+bench: install-test browser
+	PROSYNC_DATA_DIR=$(CURDIR)/.prosync-bench/$(SCALE) $(BIN)/prosync bench --scale $(SCALE) --runs $(RUNS) $(BENCH_FLAGS)
+
+# The whole suite, then the benchmark as a smoke check: it prints figures and fails only if it breaks.
 test: lint browser
 	$(BIN)/python -m pytest
+	$(MAKE) bench SCALE=100k RUNS=3 BENCH_FLAGS=--no-docs

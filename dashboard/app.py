@@ -6,9 +6,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.ui import engine, reader, session_gate
+from dashboard.ui import engine, reader, session_gate, start_totals_refresher
 from db import access, sessions
 from db.engine import transaction
+from db.settings import get_settings
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 
@@ -21,6 +22,7 @@ def sign_out(user_id: int, session_id: str) -> None:
     st.session_state.clear()
 
 
+start_totals_refresher(get_settings().summary_refresh_seconds)
 visitor = session_gate()
 if visitor is None:
     st.stop()

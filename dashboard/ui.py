@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -11,9 +14,12 @@ from sqlalchemy import Engine
 
 from dashboard.auth_routes import SESSION_COOKIE, SIGN_IN_PATH
 from db import sessions, users
-from db.engine import database_url, get_engine, read_only, transaction
+from db.engine import database_url, get_engine, get_read_engine, read_only, transaction
 from db.errors import AuthenticationFailed, ProSyncError
+from db.settings import get_settings
 from db.types import Session, User
+
+log = logging.getLogger(__name__)
 
 
 @st.cache_resource
@@ -24,6 +30,22 @@ def _engine_for(url: str) -> Engine:
 def engine() -> Engine:
     """One engine per Streamlit server process (per configured database)."""
     return _engine_for(database_url())
+
+
+@st.cache_resource
+def _read_engine_for(url: str | None) -> Engine:
+    return get_read_engine()
+
+
+def read_engine() -> Engine:
+    """The engine read-only screens use: the DATABASE_READ_URL replica when set, else engine()."""
+    url = get_settings().database_read_url
+    return _read_engine_for(url) if url else engine()
+
+
+# After a write, this browser session reads from the primary for a moment, so that the page right
+# after a form submit shows the write even where a replica has not replayed it yet.
+OWN_WRITES_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -66,8 +88,10 @@ def signed_in_user() -> User:
 
 
 def reader():
-    """A read-only transaction as the signed-in user."""
-    return read_only(actor_id=signed_in_user().id, engine=engine())
+    """A read-only transaction as the signed-in user: on the replica, unless this session has just
+    written (then on the primary, which has the write)."""
+    recent = time.monotonic() - st.session_state.get("wrote_at", float("-inf")) < OWN_WRITES_SECONDS
+    return read_only(actor_id=signed_in_user().id, engine=engine() if recent else read_engine())
 
 
 def write(action, success: str) -> bool:
@@ -224,6 +248,31 @@ def act(action, success: str) -> bool:
         st.error(str(error), icon=":material/error:")
         return False
     st.cache_data.clear()
+    st.session_state["wrote_at"] = time.monotonic()
     st.toast(success, icon=":material/check_circle:")
     st.session_state["flash"] = success
     return True
+
+
+@st.cache_resource
+def start_totals_refresher(interval: int) -> threading.Thread | None:
+    """Refresh projects.project_totals in the background every `interval` seconds (one thread per
+    server process; with several servers, the one that finds it stale first refreshes, the others
+    skip). 0 turns it off: then `prosync refresh-totals` from cron does it."""
+    if interval <= 0:
+        return None
+    from db import projects
+    from db.engine import system_transaction
+
+    def loop() -> None:
+        while True:
+            try:
+                with system_transaction(engine=engine()) as conn:
+                    projects.refresh_totals(conn, older_than_seconds=interval * 0.9)
+            except Exception:  # a server restart or a network blip: try again next round
+                log.warning("refreshing the project totals failed", exc_info=True)
+            time.sleep(interval)
+
+    thread = threading.Thread(target=loop, name="prosync-totals", daemon=True)
+    thread.start()
+    return thread

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, event, text
 
 from db._sql import domain_errors
 from db.engine import current_actor, is_system
@@ -15,11 +15,52 @@ PERMISSION_FLAGS = tuple(f.name for f in fields(Role) if f.name.startswith("can_
 _ROLE_COLUMNS = "role, rank, description, " + ", ".join(PERMISSION_FLAGS)
 
 
+# One unit of work asks the same question several times (a function checks a permission, and so
+# does each helper it calls; a batch approval asks it per file): at scale each answer is a round
+# trip. Answers are remembered on the connection until a statement that writes to a table they are
+# read from is sent on it, the actor changes, or a transaction ends or a savepoint rolls back: a
+# grant, a revocation or a deactivation is seen by the very next check.
+_MEMO = "access_memo"
+_ANSWERS_READ_FROM = ("project_access", "projects.projects", "users.users", "user_system_role", "access_role")
+
+
+def _remembered(conn: Connection, key: tuple, ask):
+    memo = conn.info.setdefault(_MEMO, {})
+    if key not in memo:
+        memo[key] = ask()
+    return memo[key]
+
+
+def _forget(conn: Connection, *_args) -> None:
+    conn.info.pop(_MEMO, None)
+
+
+def _forget_unless_read(conn, _cursor, statement: str, *_args) -> None:
+    if _MEMO not in conn.info or statement.lstrip()[:6].lower() == "select":
+        return
+    lowered = statement.lower()
+    # A data-modifying statement names the table it writes (triggers never write these tables), and
+    # a procedure call or DDL might write anything.
+    if any(name in lowered for name in _ANSWERS_READ_FROM) or not lowered.lstrip().startswith(
+        ("insert", "update", "delete", "savepoint", "release")
+    ):
+        _forget(conn)
+
+
+event.listen(Engine, "before_cursor_execute", _forget_unless_read)
+for _end in ("begin", "commit", "rollback", "rollback_savepoint", "rollback_twophase"):
+    event.listen(Engine, _end, _forget)
+
+
 def actor_system_roles(conn: Connection) -> frozenset[str]:
     """System roles of the acting user; empty if the user is inactive or deleted."""
     actor = current_actor(conn)
     if actor is None:
         return frozenset()
+    return _remembered(conn, ("system roles", actor), lambda: _system_roles(conn, actor))
+
+
+def _system_roles(conn: Connection, actor: int) -> frozenset[str]:
     rows = conn.execute(
         text(
             "select r.role from users.user_system_role r join users.users u on u.id = r.user_id"
@@ -80,6 +121,12 @@ def project_role(conn: Connection, *, project_id: int) -> Role | None:
     actor = current_actor(conn)
     if actor is None:
         return None
+    return _remembered(
+        conn, ("project role", actor, project_id), lambda: _project_role(conn, actor, project_id)
+    )
+
+
+def _project_role(conn: Connection, actor: int, project_id: int) -> Role | None:
     row = conn.execute(
         text(
             f"select {', '.join('r.' + c for c in _ROLE_COLUMNS.split(', '))}"
@@ -125,6 +172,10 @@ def visible_project_ids(conn: Connection) -> list[int] | None:
     actor = current_actor(conn)
     if actor is None:
         return []
+    return list(_remembered(conn, ("visible", actor), lambda: tuple(_visible(conn, actor))))
+
+
+def _visible(conn: Connection, actor: int) -> list[int]:
     rows = conn.execute(
         text(
             "select a.project_id from projects.project_access a"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import logging
 import os
@@ -96,6 +97,68 @@ def _generate(args) -> None:
         f"done in {time.perf_counter() - started:.0f} s; sign in as admin@, ops@ or lead@example.com "
         f"(password: {DEMO_PASSWORD}); the lead maintains the 50 biggest projects"
     )
+
+
+def _refresh_totals(args) -> None:
+    from db import projects
+    from db.engine import system_transaction
+
+    started = time.perf_counter()
+    with system_transaction() as conn:
+        ran = projects.refresh_totals(conn, older_than_seconds=args.older_than)
+    print(
+        f"project totals recounted in {time.perf_counter() - started:.1f} s"
+        if ran
+        else "project totals are fresh enough, or another session is recounting them"
+    )
+
+
+def _bench(args) -> None:
+    import json
+
+    from sqlalchemy import text
+
+    from db import bench, generate, migrate
+    from db.engine import get_engine, get_read_engine, system_transaction
+    from db.settings import get_settings
+
+    migrate.upgrade()
+    with system_transaction() as conn:
+        documents = conn.execute(text("select count(*) from documents.document_registry")).scalar_one()
+        has_projects = conn.execute(text("select exists (select 1 from projects.projects)")).scalar_one()
+    wanted = generate.SCALES[args.scale].documents
+    if not has_projects:
+        _generate(args)
+    elif not wanted * 0.9 <= documents <= wanted * 1.5:
+        raise CommandError(
+            f"this database holds {documents:,} documents, not the {args.scale} data set: point "
+            "PROSYNC_DATA_DIR (or DATABASE_URL) at an empty database for the benchmark"
+        )
+    print(f"benchmark, --scale {args.scale} --runs {args.runs}", flush=True)
+    report = bench.run(
+        scale=args.scale,
+        runs=args.runs,
+        engine=get_engine(),
+        read_engine=get_read_engine(),
+        files=args.files,
+        workers=args.workers,
+        writes=not args.no_writes,
+        ingest=args.files > 0,
+        progress=lambda line: print("  " + line, flush=True),
+    )
+    if args.browser:
+        bench.measure_renders(report, progress=lambda line: print("  " + line, flush=True))
+    print()
+    print(bench.table(report))
+    target = Path(args.json) if args.json else get_settings().data_dir / f"bench-{args.scale}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(bench.as_json(report), indent=2, default=str))
+    print(f"\nJSON: {target}")
+    if not args.no_docs:
+        docs = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+        with docs.open("a") as fh:
+            fh.write(bench.summary(report))
+        print(f"summary appended to {docs}")
 
 
 def _user_create(args) -> None:
@@ -195,20 +258,32 @@ def _ingest(args) -> None:
     print(
         f"ingesting {len(files)} file(s) into {project.name} as {user.login if user else 'the command line'}"
     )
-    for done, path in enumerate(files, 1):
-        relative = path.relative_to(root).as_posix() if root.is_dir() else path.name
-        with path.open("rb") as stream:
-            outcome = ingest.try_stage(
+    done = 0
+    # In batches: three transactions a batch instead of three a file, objects stored `--workers` at a
+    # time; a refused file still stops only itself.
+    for start in range(0, len(files), ingest.BATCH):
+        batch = files[start : start + ingest.BATCH]
+        relatives = [p.relative_to(root).as_posix() if root.is_dir() else p.name for p in batch]
+        with contextlib.ExitStack() as streams:
+            outcomes = ingest.stage_files(
                 unit,
                 project_id=project.id,
-                name=path.name,
-                stream=stream,
+                files=[
+                    ingest.FileToStage(
+                        path.name,
+                        streams.enter_context(path.open("rb")),
+                        metadata={"source": "prosync ingest", "path": relative},
+                    )
+                    for path, relative in zip(batch, relatives, strict=True)
+                ],
                 notes=args.notes or "",
-                metadata={"source": "prosync ingest", "path": relative},
+                workers=args.workers,
             )
-        counts[outcome.status] += 1
-        _progress(done, len(files), relative)
-        print(f"{outcome.status:<9} {relative}: {outcome.message}")
+        for relative, outcome in zip(relatives, outcomes, strict=True):
+            done += 1
+            counts[outcome.status] += 1
+            _progress(done, len(files), relative)
+            print(f"{outcome.status:<9} {relative}: {outcome.message}")
     print(
         f"{counts['staged']} staged, {counts['duplicate']} duplicate(s), {counts['refused']} refused"
         + (f", {len(hidden)} hidden file(s) skipped" if hidden else "")
@@ -283,6 +358,26 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--scale", choices=["100k", "1m"], default="100k", help="100k or 1m documents")
     gen.set_defaults(func=_generate)
 
+    refresh = commands.add_parser(
+        "refresh-totals", help="recount documents and storage per project (the onboarding summary)"
+    )
+    refresh.add_argument("--older-than", type=float, default=0, help="skip if fresher than this (seconds)")
+    refresh.set_defaults(func=_refresh_totals)
+
+    bench = commands.add_parser("bench", help="time every screen's queries on the scale data set")
+    bench.add_argument("--scale", choices=["100k", "1m"], default="100k", help="generated first if empty")
+    bench.add_argument("--runs", type=int, default=20, help="timed runs per query (after one warm-up)")
+    bench.add_argument(
+        "--files", type=int, default=1000, help="files of 256 KB for the ingest ratio (0: skip)"
+    )
+    bench.add_argument("--workers", type=int, default=4, help="uploads at a time (ingest and bare writes)")
+    bench.add_argument("--no-writes", action="store_true", help="skip the audited-writes ratio")
+    bench.add_argument("--browser", action=argparse.BooleanOptionalAction, default=True,
+                       help="time each screen's first render in Chromium (Playwright)")  # fmt: skip
+    bench.add_argument("--json", help="where to write the JSON (default: the data dir)")
+    bench.add_argument("--no-docs", action="store_true", help="do not append to docs/benchmarks.md")
+    bench.set_defaults(func=_bench)
+
     user = commands.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
     create = user.add_parser("create", help="create a user (password from PROSYNC_NEW_PASSWORD or a prompt)")
     create.add_argument("--email", required=True)
@@ -302,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--project", required=True, help="the project's name")
     ingest.add_argument("--as", dest="as_email", help="upload as this user (their permissions apply)")
     ingest.add_argument("--notes", help="notes for the reviewers, on every file")
+    ingest.add_argument("--workers", type=int, default=4, help="files stored at a time")
     ingest.set_defaults(func=_ingest)
 
     rec = commands.add_parser("reconcile", help="compare object storage with the database")

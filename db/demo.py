@@ -213,5 +213,7 @@ def load_demo(engine: Engine | None = None) -> bool:
         page = documents.list_active_documents(conn, project_id=apollo.id, limit=1)
         documents.soft_delete_document(conn, document_id=page.rows[0].id)
         projects.soft_delete_project(conn, project_id=made["Office Move"].id)
+    with system_transaction(engine=engine) as conn:
+        projects.refresh_totals(conn)
     log.info("demo data loaded: %d users, %d projects", len(people), len(made))
     return True

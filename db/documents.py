@@ -70,6 +70,9 @@ def list_active_documents(
             "      where t.project_id = a.project_id and t.tag_id = :tag))"
             " and (cast(:after_at as timestamptz) is null"
             "      or (a.uploaded_at, a.id) < (:after_at, :after_id))"
+            # Implied by the row comparison, but only a plain bound on the partition key lets the
+            # planner skip the newer quarters: a deep page reads its own partitions, not all of them.
+            " and (cast(:after_at as timestamptz) is null or a.uploaded_at <= :after_at)"
             " order by a.uploaded_at desc, a.id desc limit :limit"
         ),
         {
@@ -213,11 +216,17 @@ def uploads_per_week(conn: Connection, *, weeks: int = 26) -> pd.DataFrame:
     visible = access.visible_project_ids(conn)
     return pd.read_sql_query(
         text(
-            "select a.project_name, date_trunc('week', a.uploaded_at) as week, count(*) as documents"
-            " from documents.active_documents a"
-            " where a.uploaded_at >= date_trunc('week', now()) - make_interval(weeks => :weeks)"
-            " and (cast(:everything as boolean) or a.project_id = any(:ids))"
-            " group by 1, 2 order by 2, 1"
+            # The rows of active_documents, counted without its joins to contents, file types and
+            # users that a count does not need (a third of the time at 1m documents).
+            "select p.name as project_name, w.week, w.documents from ("
+            "  select d.project_id, date_trunc('week', d.uploaded_at) as week, count(*) as documents"
+            "  from documents.documents d"
+            "  where d.deleted_at is null"
+            "  and d.uploaded_at >= date_trunc('week', now()) - make_interval(weeks => :weeks)"
+            "  and (cast(:everything as boolean) or d.project_id = any(:ids))"
+            "  group by 1, 2) w"
+            " join projects.projects p on p.id = w.project_id and p.deleted_at is null"
+            " order by 2, 1"
         ),
         conn,
         params={"weeks": weeks, "everything": visible is None, "ids": visible or []},

@@ -42,13 +42,24 @@ def _engine_for(url: str) -> Engine:
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=10,
-        connect_args={"application_name": "prosync"},
+        # No server-side prepared statements: after five runs PostgreSQL may switch a prepared
+        # statement to a generic plan, and the screens' optional filters (`:x is null or col = :x`)
+        # need the plan made for the actual values (partition pruning, the right index).
+        connect_args={"application_name": "prosync", "prepare_threshold": None},
     )
 
 
 def get_engine(settings: Settings | None = None) -> Engine:
     """The process's engine for the configured database."""
     return _engine_for(database_url(settings))
+
+
+def get_read_engine(settings: Settings | None = None) -> Engine:
+    """The engine for read-only screens: DATABASE_READ_URL's replica when set, else the primary."""
+    settings = settings or get_settings()
+    if settings.database_read_url:
+        return _engine_for(settings.database_read_url)
+    return get_engine(settings)
 
 
 def set_actor(conn: Connection, actor_id: int | None) -> None:
@@ -58,6 +69,7 @@ def set_actor(conn: Connection, actor_id: int | None) -> None:
         {"actor": "" if actor_id is None else str(int(actor_id))},
     )
     conn.info["actor_id"] = actor_id
+    conn.info.pop("access_memo", None)  # db.access's remembered answers were for the previous actor
 
 
 def current_actor(conn: Connection) -> int | None:
@@ -103,8 +115,8 @@ def system_transaction(*, engine: Engine | None = None) -> Iterator[Connection]:
 
 @contextmanager
 def read_only(*, actor_id: int | None, engine: Engine | None = None) -> Iterator[Connection]:
-    """A read-only transaction for screens that only read."""
-    with (engine or get_engine()).connect() as conn:
+    """A read-only transaction for screens that only read (on the replica when there is one)."""
+    with (engine or get_read_engine()).connect() as conn:
         with conn.begin():
             conn.execute(text("set transaction read only"))
             set_actor(conn, actor_id)

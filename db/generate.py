@@ -295,6 +295,7 @@ STEPS: list[tuple[str, str]] = [
         "registry sequence",
         "select setval(pg_get_serial_sequence('documents.document_registry', 'id'), :documents)",
     ),
+    ("project totals", "refresh materialized view projects.project_totals"),
     ("statistics", "analyze"),
 ]
 

@@ -8,7 +8,7 @@ Works on PostgreSQL 15 to 18.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -576,19 +576,27 @@ def explain_screens(conn: Connection, sample: Sample) -> list[Explained]:
     results = []
     with _guarded(conn):
         partitions_of = _partition_counts(conn)
-        totals = {parent: siblings for parent, siblings in partitions_of.values() if siblings}
         for screen, label, function in _screen_queries():
             savepoint = conn.begin_nested()
             try:
-                with _as_member(conn, sample.user_id), _captured(conn) as statements:
-                    function(conn, sample)
-                explained = tuple(
-                    _explain(conn, sql, params, partitions_of, totals) for sql, params in statements
-                )
+                with _as_member(conn, sample.user_id):
+                    explained = explain_call(conn, lambda c, f=function: f(c, sample), partitions_of)
             finally:
                 savepoint.rollback()
             results.append(Explained(screen, label, explained))
     return results
+
+
+def explain_call(
+    conn: Connection, call: Callable[[Connection], object], partitions_of: dict | None = None
+) -> tuple[Statement, ...]:
+    """Run `call(conn)` (a data-access function, as the acting user), capture the SELECTs it sends,
+    and EXPLAIN (ANALYZE, BUFFERS) each: the same statements run twice, so use it on reads only."""
+    partitions_of = partitions_of if partitions_of is not None else _partition_counts(conn)
+    totals = {parent: siblings for parent, siblings in partitions_of.values() if siblings}
+    with _captured(conn) as statements:
+        call(conn)
+    return tuple(_explain(conn, sql, params, partitions_of, totals) for sql, params in statements)
 
 
 @contextmanager

@@ -169,7 +169,9 @@ def project_history(conn: Connection, *, project_id: int, limit: int = 100) -> l
 
 
 def onboarding_summary(conn: Connection) -> pd.DataFrame:
-    """onboarding_project_summary for the projects the acting user may see."""
+    """onboarding_project_summary for the projects the acting user may see.
+
+    document_count and total_bytes come from projects.project_totals, as of totals_refreshed_at."""
     visible = access.visible_project_ids(conn)
     query = text(
         "select * from projects.onboarding_project_summary"
@@ -177,3 +179,24 @@ def onboarding_summary(conn: Connection) -> pd.DataFrame:
         " order by lower(project_name)"
     )
     return pd.read_sql_query(query, conn, params={"everything": visible is None, "ids": visible or []})
+
+
+TOTALS_LOCK = "select pg_try_advisory_xact_lock(hashtext('projects.project_totals'))"
+
+
+def refresh_totals(conn: Connection, *, older_than_seconds: float = 0) -> bool:
+    """Recompute projects.project_totals (readers keep reading the old rows meanwhile), unless they
+    are fresher than `older_than_seconds` or another session is already at it; True when it ran.
+
+    Not audited: the totals are derived from audited rows and hold nothing of their own."""
+    if current_actor(conn) is None and not is_system(conn):
+        raise PermissionDenied("Sign in first.")
+    age = conn.execute(
+        text("select extract(epoch from now() - max(refreshed_at)) from projects.project_totals")
+    ).scalar_one()
+    if age is not None and age < older_than_seconds:
+        return False
+    if not conn.execute(text(TOTALS_LOCK)).scalar_one():
+        return False
+    conn.execute(text("refresh materialized view concurrently projects.project_totals"))
+    return True

@@ -22,6 +22,8 @@ class Settings:
     documents_retention_quarters: int | None
     session_lifetime_hours: int
     session_idle_minutes: int
+    database_read_url: str | None = None  # a streaming replica for read-only screens; None: the primary
+    summary_refresh_seconds: int = 60  # how often the dashboard refreshes projects.project_totals
     storage_code: str | None = None  # where new uploads go; None: storage_reference's default row
     s3_endpoint_url: str | None = None
     s3_bucket: str | None = None
@@ -63,6 +65,8 @@ def load(env: dict[str, str] | None = None) -> Settings:
         documents_retention_quarters=_optional_int(source.get("PROSYNC_DOCUMENTS_RETENTION_QUARTERS")),
         session_lifetime_hours=int(source.get("PROSYNC_SESSION_LIFETIME_HOURS", "72")),
         session_idle_minutes=int(source.get("PROSYNC_SESSION_IDLE_MINUTES", "60")),
+        database_read_url=source.get("DATABASE_READ_URL") or None,
+        summary_refresh_seconds=int(source.get("PROSYNC_SUMMARY_REFRESH_SECONDS", "60")),
         storage_code=source.get("PROSYNC_STORAGE") or None,
         s3_endpoint_url=source.get("PROSYNC_S3_ENDPOINT_URL") or None,
         s3_bucket=source.get("PROSYNC_S3_BUCKET") or None,

@@ -128,18 +128,18 @@ def project_tags(conn: Connection, *, project_id: int) -> list[Tag]:
 
 
 def tag_usage(conn: Connection) -> pd.DataFrame:
-    """Per tag: how many of the user's visible projects carry it, and their active documents."""
+    """Per tag: how many of the user's visible projects carry it, and their active documents
+    (counted in projects.project_totals, as the onboarding summary counts them)."""
     visible = access.visible_project_ids(conn)
     return pd.read_sql_query(
         text(
             "select t.category, t.name as tag, count(distinct p.id) as projects,"
-            " coalesce(sum(d.documents), 0)::bigint as documents"
+            " coalesce(sum(d.document_count), 0)::bigint as documents"
             " from projects.tag_reference t"
             " left join projects.project_tag pt on pt.tag_id = t.id"
             "   and (cast(:everything as boolean) or pt.project_id = any(:ids))"
             " left join projects.projects p on p.id = pt.project_id and p.deleted_at is null"
-            " left join lateral (select count(*) as documents from documents.documents x"
-            "   where x.project_id = p.id and x.deleted_at is null) d on true"
+            " left join projects.project_totals d on d.project_id = p.id"
             " group by t.category, t.name order by t.category, t.name"
         ),
         conn,

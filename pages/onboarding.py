@@ -60,6 +60,19 @@ cols[1].metric("Documents", f"{int(summary.document_count.sum()):,}")
 cols[2].metric("Storage", human_bytes(summary.total_bytes.sum()))
 cols[3].metric("Participants", f"{int(summary.participant_count.sum()):,}")
 cols[4].metric("Pending files", f"{int(summary.pending_files.sum()):,}")
+refreshed = summary.totals_refreshed_at.dropna()
+fresh, button = st.columns([5, 1], vertical_alignment="center")
+fresh.caption(
+    "Documents and storage as of "
+    + (f"{localize(refreshed.to_frame(), 'totals_refreshed_at').iloc[0, 0]:%Y-%m-%d %H:%M:%S %Z}"
+       if not refreshed.empty else "never: not counted yet")
+    + " (recounted every minute); members, tags and pending files are live."
+)  # fmt: skip
+if button.button("Recount now", icon=":material/refresh:", key="recount"):
+    if write(
+        lambda conn: projects.refresh_totals(conn, older_than_seconds=5), "Documents and storage recounted."
+    ):
+        st.rerun()
 
 st.subheader("Projects")
 all_tags = sorted({t for ts in summary.tags for t in ts})
@@ -127,10 +140,11 @@ with chart2:
     figure.update_layout(margin=dict(l=0, r=0, t=10, b=0))
     st.plotly_chart(figure, width="stretch")
 with chart3:
-    st.markdown("**Storage by project**")
+    st.markdown("**Storage, the 20 biggest projects**")
     figure = px.bar(
-        shown.sort_values("total_bytes"), x="total_bytes", y="project_name", orientation="h", height=320
-    )
+        shown.nlargest(20, "total_bytes").sort_values("total_bytes"),
+        x="total_bytes", y="project_name", orientation="h", height=320,
+    )  # fmt: skip
     figure.update_layout(margin=dict(l=0, r=0, t=10, b=0), xaxis_title="bytes", yaxis_title="")
     st.plotly_chart(figure, width="stretch")
 

@@ -168,7 +168,7 @@ with queue_tab:
             approve_col, reject_col = st.columns(2)
             with approve_col:
                 if st.button(f"Approve {len(ids)} files", type="primary", key="bulk-approve"):
-                    _report(ingest.each(ids, lambda i: ingest.approve_file(unit(), ingest_id=i)), "approved")
+                    _report(ingest.approve_files(unit(), ingest_ids=ids), "approved")
                     _decided()
                     st.rerun()
             with reject_col:

@@ -11,6 +11,10 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
+
+# The dashboard's background recount of project totals stays off in tests (AppTest runs the app in
+# this process); tests refresh the totals themselves where they count documents.
+os.environ.setdefault("PROSYNC_SUMMARY_REFRESH_SECONDS", "0")
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
 
 from db import access, migrate, projects, staging, users

@@ -12,6 +12,7 @@ from tests.conftest import make_project, make_staged, make_user
 INTERNAL = {
     "access_role_reference_rank_check", "access_role_reference_rank_key",
     "access_role_reference_role_check", "audit_log_action_check", "contents_object_key_check",
+    "project_totals_project_key",  # only REFRESH writes the materialized totals
     "contents_storage_code_object_key_key", "document_history_operation_check",
     "documents_ingest_reviewed_when_decided", "documents_ingest_status_check",
     "filetype_reference_extensions_check", "filetype_reference_max_size_bytes_check",

@@ -239,6 +239,52 @@ def test_bulk_decisions_report_each_file(conn, store, team):
     assert "already handled" in again[0].message
 
 
+def test_a_batch_stages_each_file_and_a_refusal_stops_only_itself(conn, store, team):
+    project, _, contributor, _, _ = team
+    report = pdf_bytes("Batch report")
+    files = [
+        ingest.FileToStage("report.pdf", io.BytesIO(report)),
+        ingest.FileToStage("copy of report.pdf", io.BytesIO(report)),  # the same content, same batch
+        ingest.FileToStage("tool.exe", io.BytesIO(b"MZ\x90\x00" + b"\0" * 60)),
+        ingest.FileToStage("notes.txt", io.BytesIO(b"plain notes\n"), metadata={"path": "a/notes.txt"}),
+    ]
+    before = staged_rows(conn)
+    outcomes = ingest.stage_files(unit(conn, contributor), project_id=project.id, files=files, workers=2)
+    assert [o.status for o in outcomes] == ["staged", "duplicate", "refused", "staged"]
+    assert "waiting for review" in outcomes[1].message and "not accepted" in outcomes[2].message
+    assert staged_rows(conn) == before + 2
+    assert outcomes[3].staged.metadata == {"path": "a/notes.txt"}
+    assert sorted(objects(store)) == sorted(o.staged.s3_key for o in outcomes if o.staged)
+
+
+def test_a_batch_is_refused_whole_without_upload_permission(conn, store, team):
+    project, _, _, _, viewer = team
+    files = [ingest.FileToStage("a.txt", io.BytesIO(b"a\n")), ingest.FileToStage("b.txt", io.BytesIO(b"b\n"))]
+    with pytest.raises(PermissionDenied):
+        ingest.stage_files(unit(conn, viewer), project_id=project.id, files=files)
+    assert objects(store) == []
+
+
+def test_approving_a_selection_reports_each_file_and_a_refusal_undoes_no_other(conn, store, team):
+    project, _, contributor, reviewer, _ = team
+    text_file = stage(conn, contributor, project, "a.txt", b"first file\n").staged
+    pdf = stage(conn, contributor, project, "b.pdf", pdf_bytes("second file")).staged
+    rejected = stage(conn, contributor, project, "c.txt", b"third file\n").staged
+    ingest.reject_file(unit(conn, reviewer), ingest_id=rejected.id, reason="not needed")
+    outcomes = ingest.approve_files(
+        unit(conn, reviewer), ingest_ids=[text_file.id, pdf.id, rejected.id, 987654321]
+    )
+    assert [o.status for o in outcomes] == ["approved", "approved", "refused", "refused"]
+    assert outcomes[1].document.image_url, "the PDF's preview was made before the approvals"
+    assert outcomes[3].name == "#987654321"
+    made = count(
+        conn,
+        "select count(*) from documents.documents where ingest_id = any(:ids)",
+        ids=[text_file.id, pdf.id, rejected.id],
+    )
+    assert made == 2
+
+
 def test_a_rejected_file_can_be_reopened_or_purged(conn, store, team):
     project, owner, contributor, reviewer, _ = team
     staged = stage(conn, contributor, project, "a.txt", b"rejected bytes").staged

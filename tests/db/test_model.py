@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from db import access, documents, partitions, projects, staging, tags, users
+from db.engine import set_actor
 from db.errors import Conflict, DuplicateContent, InvalidInput, PermissionDenied
 from tests.conftest import acting, count, make_checksum, make_project, make_staged, make_user
 
@@ -444,12 +445,29 @@ def test_onboarding_summary_counts(conn):
         tag = tags.create_tag(conn, name="Apollo", category="programme")
         tags.tag_project(conn, project_id=project.id, tag_id=tag.id)
     with acting(conn, viewer):
+        before = projects.onboarding_summary(conn).set_index("project_id").loc[project.id]
+    # Members, tags and pending files are live; documents and bytes are counted at the next refresh.
+    assert before.document_count == 0 and before.participant_count == 3 and before.pending_files == 1
+    with acting(conn, viewer):
+        assert projects.refresh_totals(conn) is True
         summary = projects.onboarding_summary(conn)
     row = summary.set_index("project_id").loc[project.id]
     assert row.document_count == 1 and row.total_bytes == doc.size_bytes
+    assert row.totals_refreshed_at is not None
     assert row.participant_count == 3
     assert row.participants_by_role == {"owner": 1, "viewer": 1, "reviewer": 1}
     assert row.pending_files == 1 and list(row.tags) == ["Apollo"]
+
+
+def test_project_totals_are_not_recounted_while_fresh_and_not_for_anonymous_callers(conn):
+    owner = make_user(conn)
+    make_project(conn, owner=owner)
+    with acting(conn, owner):
+        assert projects.refresh_totals(conn) is True
+        assert projects.refresh_totals(conn, older_than_seconds=3600) is False
+    set_actor(conn, None)
+    with pytest.raises(PermissionDenied):
+        projects.refresh_totals(conn)
 
 
 # --- named indexes are used by their queries ---------------------------------------------------------
@@ -498,6 +516,17 @@ def test_named_indexes_serve_their_queries(conn):
         ),
         {"p": project.id},
     )
+    stranger = make_user(conn)
+    other = make_project(conn, owner=stranger)
+    with acting(conn, stranger):
+        conn.execute(
+            text(
+                "insert into documents.documents (project_id, name, mime_type, checksum)"
+                " select :p, 'f' || g, 'text/plain', encode(sha256(g::text::bytea), 'hex')"
+                " from generate_series(1, 3000) g"
+            ),
+            {"p": other.id},
+        )
     conn.execute(text("analyze documents.documents, staging.documents_ingest, projects.project_access"))
     plan = _plan(
         conn,
@@ -543,3 +572,18 @@ def test_staging_and_documents_refuse_duplicates_within_a_project(conn):
         make_staged(conn, project=project, uploader=owner, checksum=staged.checksum)
     other = make_project(conn, owner=owner)
     assert make_staged(conn, project=other, uploader=owner, checksum=staged.checksum).project_id == other.id
+
+
+def test_a_remembered_permission_is_forgotten_when_access_changes_or_rolls_back(conn):
+    owner, member = make_user(conn), make_user(conn)
+    project = make_project(conn, owner=owner, members=[(member, "contributor")])
+    revoke = text("delete from projects.project_access where project_id = :p and user_id = :u")
+    with acting(conn, member):
+        assert access.project_role(conn, project_id=project.id).role == "contributor"
+        savepoint = conn.begin_nested()
+        conn.execute(revoke, {"p": project.id, "u": member.id})
+        assert access.project_role(conn, project_id=project.id) is None, "seen by the very next check"
+        savepoint.rollback()
+        assert access.project_role(conn, project_id=project.id).role == "contributor"
+        conn.execute(text("update users.users set is_active = false where id = :u"), {"u": member.id})
+        assert access.project_role(conn, project_id=project.id) is None

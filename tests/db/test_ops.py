@@ -188,7 +188,8 @@ def test_explain_runs_each_screen_query_as_a_member_and_reads_its_plan(conn, ops
     by_query = {e.query: e for e in explained}
     documents = by_query["first page of a project's active documents (active_documents)"].main
     assert "active_documents" in documents.sql and documents.plan.splitlines()[0].startswith("Limit")
-    assert "idx_documents_project_date" in documents.indexes
+    # Which of the two fits is the planner's call on a table this small; either way the plan names it.
+    assert {"idx_documents_project_date", "documents_uploaded_idx"} & set(documents.indexes)
     read, total = documents.partitions["documents.documents"]
     assert 1 <= read <= total
     trail = by_query["a project's last 30 days, 100 rows (audit_trail_by_project)"].main
