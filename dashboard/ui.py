@@ -87,11 +87,20 @@ def signed_in_user() -> User:
     return st.session_state["user"]
 
 
-def reader():
-    """A read-only transaction as the signed-in user: on the replica, unless this session has just
-    written (then on the primary, which has the write)."""
-    recent = time.monotonic() - st.session_state.get("wrote_at", float("-inf")) < OWN_WRITES_SECONDS
-    return read_only(actor_id=signed_in_user().id, engine=engine() if recent else read_engine())
+def just_wrote() -> bool:
+    """Whether this browser session wrote in the last OWN_WRITES_SECONDS (its reads go to the primary)."""
+    return time.monotonic() - st.session_state.get("wrote_at", float("-inf")) < OWN_WRITES_SECONDS
+
+
+def reader(user_id: int | None = None, *, primary: bool | None = None):
+    """A read-only transaction as the signed-in user (or `user_id`, for cached reads that take it as
+    an argument): on the replica, unless this session has just written (then on the primary, which
+    has the write)."""
+    primary = just_wrote() if primary is None else primary
+    return read_only(
+        actor_id=signed_in_user().id if user_id is None else user_id,
+        engine=engine() if primary else read_engine(),
+    )
 
 
 def write(action, success: str) -> bool:

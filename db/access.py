@@ -128,14 +128,7 @@ def project_role(conn: Connection, *, project_id: int) -> Role | None:
 
 def _project_role(conn: Connection, actor: int, project_id: int) -> Role | None:
     row = conn.execute(
-        text(
-            f"select {', '.join('r.' + c for c in _ROLE_COLUMNS.split(', '))}"
-            " from projects.project_access a"
-            " join projects.access_role_reference r on r.role = a.role"
-            " join projects.projects p on p.id = a.project_id and p.deleted_at is null"
-            " join users.users u on u.id = a.user_id and u.is_active and u.deleted_at is null"
-            " where a.user_id = :actor and a.project_id = :project"
-        ),
+        text(f"select {_ROLE_COLUMNS} from projects.actor_role(:actor, :project)"),
         {"actor": actor, "project": project_id},
     ).one_or_none()
     if row is not None:

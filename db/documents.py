@@ -28,6 +28,72 @@ _DOCUMENT_FROM = """
 """
 
 
+_ACTIVE_PAGE = text(
+    "select a.id, a.project_id, a.project_name, a.name, a.description, a.mime_type,"
+    " a.size_bytes, a.checksum, a.storage_code, a.object_key, a.image_url, a.metadata,"
+    " a.uploaded_at, a.uploaded_by, a.uploaded_by_login"
+    " from documents.active_documents a"
+    " where (cast(:project as bigint) is null or a.project_id = :project)"
+    " and (cast(:everything as boolean) or a.project_id = any(:visible))"
+    " and (cast(:mime as text) is null or a.mime_type = :mime)"
+    " and (cast(:uploader as bigint) is null or a.uploaded_by = :uploader)"
+    " and (cast(:from_ as timestamptz) is null or a.uploaded_at >= :from_)"
+    " and (cast(:to_ as timestamptz) is null or a.uploaded_at < :to_)"
+    " and (cast(:pattern as text) is null or a.name ilike :pattern)"
+    " and (cast(:tag as bigint) is null or exists (select 1 from projects.project_tag t"
+    "      where t.project_id = a.project_id and t.tag_id = :tag))"
+    " and (cast(:after_at as timestamptz) is null"
+    "      or (a.uploaded_at, a.id) < (:after_at, :after_id))"
+    # Implied by the row comparison, but only a plain bound on the partition key lets the planner
+    # skip the newer quarters: a deep page reads its own partitions, not all of them.
+    " and (cast(:after_at as timestamptz) is null or a.uploaded_at <= :after_at)"
+    # One quarter at a time, or only what lies outside every quarter (see below).
+    " and (cast(:lo as timestamptz) is null"
+    "      or (a.uploaded_at >= :lo and a.uploaded_at < cast(:hi as timestamptz)))"
+    " and (not cast(:outside as boolean)"
+    "      or a.uploaded_at < cast(:lo_all as timestamptz) or a.uploaded_at >= cast(:hi_all as timestamptz))"
+    " order by a.uploaded_at desc, a.id desc limit :limit"
+)
+
+
+def _newest_first_by_partition(conn: Connection, params: dict, after: Cursor | None) -> list:
+    """A page across projects, read one quarter's partition at a time, newest first, until full.
+
+    One query over every partition would be a Merge Append, which must find the first matching row
+    in each partition before it returns any: a search for a word that only recent documents hold
+    then reads every older partition to the end (a second at 1m documents). Quarter by quarter,
+    the planner picks the trigram index or the newest-first walk for each partition on its own
+    statistics, and the walk stops at the first full page. Rows in the DEFAULT partition (outside
+    every quarter, normally none) are read once and merged in."""
+    quarters = conn.execute(
+        text(
+            "select range_from, range_to from system.partitions"
+            " where parent_table = 'documents.documents' and not is_default order by range_from desc"
+        )
+    ).all()
+    if not quarters:
+        return conn.execute(_ACTIVE_PAGE, params).all()
+    wanted = params["limit"]
+    bounds = {"lo_all": quarters[-1].range_from, "hi_all": quarters[0].range_to}
+    rows = list(conn.execute(_ACTIVE_PAGE, {**params, **bounds, "outside": True}).all())
+    found = []
+    for quarter in quarters:
+        if (
+            (after is not None and quarter.range_from > after.at)  # wholly newer than the page before
+            or (params["to_"] is not None and quarter.range_from >= params["to_"])
+            or (params["from_"] is not None and quarter.range_to <= params["from_"])
+        ):
+            continue
+        found += conn.execute(
+            _ACTIVE_PAGE, {**params, **bounds, "lo": quarter.range_from, "hi": quarter.range_to}
+        ).all()
+        if len(found) >= wanted:
+            break
+    rows += found
+    rows.sort(key=lambda r: (r.uploaded_at, r.id), reverse=True)
+    return rows[:wanted]
+
+
 def list_active_documents(
     conn: Connection,
     *,
@@ -53,43 +119,29 @@ def list_active_documents(
     if name_contains:
         escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
-    rows = conn.execute(
-        text(
-            "select a.id, a.project_id, a.project_name, a.name, a.description, a.mime_type,"
-            " a.size_bytes, a.checksum, a.storage_code, a.object_key, a.image_url, a.metadata,"
-            " a.uploaded_at, a.uploaded_by, a.uploaded_by_login"
-            " from documents.active_documents a"
-            " where (cast(:project as bigint) is null or a.project_id = :project)"
-            " and (cast(:everything as boolean) or a.project_id = any(:visible))"
-            " and (cast(:mime as text) is null or a.mime_type = :mime)"
-            " and (cast(:uploader as bigint) is null or a.uploaded_by = :uploader)"
-            " and (cast(:from_ as timestamptz) is null or a.uploaded_at >= :from_)"
-            " and (cast(:to_ as timestamptz) is null or a.uploaded_at < :to_)"
-            " and (cast(:pattern as text) is null or a.name ilike :pattern)"
-            " and (cast(:tag as bigint) is null or exists (select 1 from projects.project_tag t"
-            "      where t.project_id = a.project_id and t.tag_id = :tag))"
-            " and (cast(:after_at as timestamptz) is null"
-            "      or (a.uploaded_at, a.id) < (:after_at, :after_id))"
-            # Implied by the row comparison, but only a plain bound on the partition key lets the
-            # planner skip the newer quarters: a deep page reads its own partitions, not all of them.
-            " and (cast(:after_at as timestamptz) is null or a.uploaded_at <= :after_at)"
-            " order by a.uploaded_at desc, a.id desc limit :limit"
-        ),
-        {
-            "project": project_id,
-            "everything": visible is None,
-            "visible": visible or [],
-            "mime": mime_type,
-            "uploader": uploaded_by,
-            "from_": uploaded_from,
-            "to_": uploaded_to,
-            "pattern": pattern,
-            "tag": tag_id,
-            "after_at": after.at if after else None,
-            "after_id": after.id if after else None,
-            "limit": limit + 1,
-        },
-    ).all()
+    params = {
+        "project": project_id,
+        "everything": visible is None,
+        "visible": visible or [],
+        "mime": mime_type,
+        "uploader": uploaded_by,
+        "from_": uploaded_from,
+        "to_": uploaded_to,
+        "pattern": pattern,
+        "tag": tag_id,
+        "after_at": after.at if after else None,
+        "after_id": after.id if after else None,
+        "limit": limit + 1,
+        "lo": None,
+        "hi": None,
+        "outside": False,
+        "lo_all": None,
+        "hi_all": None,
+    }
+    if project_id is not None:
+        rows = conn.execute(_ACTIVE_PAGE, params).all()
+    else:
+        rows = _newest_first_by_partition(conn, params, after)
     documents = [Document(**r._mapping) for r in rows[:limit]]
     more = len(rows) > limit
     last = documents[-1] if documents and more else None

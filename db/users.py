@@ -137,15 +137,32 @@ def find_user_by_login(conn: Connection, *, login: str) -> User | None:
     return _row_to_user(row) if row else None
 
 
-def list_users(conn: Connection, *, include_deleted: bool = False) -> list[User]:
-    """Every user, for administrators."""
+def list_users(
+    conn: Connection,
+    *,
+    include_deleted: bool = False,
+    search: str | None = None,
+    ids: list[int] | None = None,
+    limit: int | None = None,
+) -> list[User]:
+    """Users by e-mail, for administrators: all of them, those whose e-mail or name holds `search`,
+    or those with the given ids; at most `limit`."""
     access.require_admin(conn)
+    if search is not None and "\x00" in search:
+        raise InvalidInput("The search text must not contain NUL characters.")
+    pattern = None
+    if search and search.strip():
+        escaped = search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
     rows = conn.execute(
         text(
             f"select {_USER_COLUMNS} from users.users u"
-            " where :all or u.deleted_at is null order by lower(u.login)"
+            " where (:all or u.deleted_at is null)"
+            " and (cast(:pattern as text) is null or u.login ilike :pattern or u.display_name ilike :pattern)"
+            " and (cast(:ids as bigint[]) is null or u.id = any(:ids))"
+            " order by lower(u.login) limit :limit"
         ),
-        {"all": include_deleted},
+        {"all": include_deleted, "pattern": pattern, "ids": ids, "limit": limit},
     )
     return [_row_to_user(r) for r in rows]
 

@@ -14,12 +14,24 @@ if not me.is_admin:  # the router hides this screen too; the data layer refuses 
     st.error("Only an administrator can manage users.")
     st.stop()
 
+SHOWN = 200  # rows sent to the browser at once: an organisation has thousands of users
+
+search = st.text_input("Find users", placeholder="part of an e-mail address or a name", key="user-search")
 with reader() as conn:
-    everyone = users.list_users(conn, include_deleted=True)
+    everyone = users.list_users(conn, include_deleted=True, search=search, limit=SHOWN + 1)
     open_sessions = sessions.list_sessions(conn, open_only=True)
+    session_users = users.list_users(
+        conn, include_deleted=True, ids=sorted({s.user_id for s in open_sessions})
+    )
+more = len(everyone) > SHOWN
+everyone = everyone[:SHOWN]
 
 tab_users, tab_sessions = st.tabs(["Users", "Sessions"])
 with tab_users:
+    if more:
+        st.caption(f"The first {SHOWN} by e-mail address; type in “Find users” to narrow them down.")
+    if not everyone:
+        st.info("No user matches this search.")
     frame = localize(
         pd.DataFrame(
             [
@@ -61,47 +73,53 @@ with tab_users:
     with manage:
         st.markdown("**Manage a user**")
         by_id = {u.id: u for u in everyone}
-        chosen = st.selectbox("User", list(by_id), format_func=lambda i: by_id[i].login, key="manage-user")
-        user = by_id[chosen]
-        sure = st.checkbox(f"I mean it: change {user.login}'s account", key="manage-confirm")
-        b1, b2, b3 = st.columns(3)
-        if user.is_active:
-            if b1.button("Deactivate", help="Stops sign-in and ends their sessions", disabled=not sure):
-                if write(
-                    lambda conn: users.deactivate_user(conn, user_id=user.id), f"{user.login} deactivated."
-                ):
+        if not by_id:
+            st.caption("No user to manage in this search.")
+        else:
+            chosen = st.selectbox(
+                "User", list(by_id), format_func=lambda i: by_id[i].login, key="manage-user"
+            )
+            user = by_id[chosen]
+            sure = st.checkbox(f"I mean it: change {user.login}'s account", key="manage-confirm")
+            b1, b2, b3 = st.columns(3)
+            if user.is_active:
+                if b1.button("Deactivate", help="Stops sign-in and ends their sessions", disabled=not sure):
+                    if write(
+                        lambda conn: users.deactivate_user(conn, user_id=user.id),
+                        f"{user.login} deactivated.",
+                    ):
+                        st.rerun()
+            elif b1.button("Activate"):
+                if write(lambda conn: users.activate_user(conn, user_id=user.id), f"{user.login} activated."):
                     st.rerun()
-        elif b1.button("Activate"):
-            if write(lambda conn: users.activate_user(conn, user_id=user.id), f"{user.login} activated."):
-                st.rerun()
-        if user.deleted_at is None:
-            if b2.button("Delete", help="Hidden everywhere; can be restored", disabled=not sure):
-                if write(
-                    lambda conn: users.soft_delete_user(conn, user_id=user.id), f"{user.login} deleted."
-                ):
+            if user.deleted_at is None:
+                if b2.button("Delete", help="Hidden everywhere; can be restored", disabled=not sure):
+                    if write(
+                        lambda conn: users.soft_delete_user(conn, user_id=user.id), f"{user.login} deleted."
+                    ):
+                        st.rerun()
+            elif b2.button("Restore"):
+                if write(lambda conn: users.restore_user(conn, user_id=user.id), f"{user.login} restored."):
                     st.rerun()
-        elif b2.button("Restore"):
-            if write(lambda conn: users.restore_user(conn, user_id=user.id), f"{user.login} restored."):
-                st.rerun()
-        for role in users.SYSTEM_ROLES:
-            has = role in user.system_roles
-            if b3.button(f"{'Remove' if has else 'Make'} {role}", key=f"role-{role}"):
-                change = users.revoke_system_role if has else users.grant_system_role
-                if write(
-                    lambda conn, c=change, r=role: c(conn, user_id=user.id, role=r), "System roles saved."
-                ):
-                    st.rerun()
-        with st.form("reset-password", clear_on_submit=True):
-            new_password = st.text_input("New password", type="password", key="reset-password")
-            if st.form_submit_button("Reset password"):
-                if write(
-                    lambda conn: users.set_password(conn, user_id=user.id, password=new_password),
-                    f"Password of {user.login} reset.",
-                ):
-                    st.rerun()
+            for role in users.SYSTEM_ROLES:
+                has = role in user.system_roles
+                if b3.button(f"{'Remove' if has else 'Make'} {role}", key=f"role-{role}"):
+                    change = users.revoke_system_role if has else users.grant_system_role
+                    if write(
+                        lambda conn, c=change, r=role: c(conn, user_id=user.id, role=r), "System roles saved."
+                    ):
+                        st.rerun()
+            with st.form("reset-password", clear_on_submit=True):
+                new_password = st.text_input("New password", type="password", key="reset-password")
+                if st.form_submit_button("Reset password"):
+                    if write(
+                        lambda conn: users.set_password(conn, user_id=user.id, password=new_password),
+                        f"Password of {user.login} reset.",
+                    ):
+                        st.rerun()
 
 with tab_sessions:
-    logins = {u.id: u.login for u in everyone}
+    logins = {u.id: u.login for u in session_users}
     if not open_sessions:
         st.info("No open sessions.")
     else:

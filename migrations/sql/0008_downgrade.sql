@@ -1,3 +1,4 @@
+drop function projects.actor_role(bigint, bigint);
 drop view projects.onboarding_project_summary;
 create view projects.onboarding_project_summary as
 select p.id as project_id,

@@ -1,5 +1,8 @@
 """The onboarding page: create, edit, delete and restore a project; permissions; empty states."""
 
+from sqlalchemy import text
+
+from db.engine import system_transaction
 from tests.pages.helpers import by_label, run_page, scalar
 
 
@@ -69,3 +72,39 @@ def test_renders_for_every_role_without_exception(demo_env):
                   "contributor@example.com", "viewer@example.com"):  # fmt: skip
         at = run_page("onboarding", login)
         assert not at.exception, login
+
+
+def test_the_summary_says_how_fresh_its_counts_are_and_recount_now_refreshes_them(demo_rw_env):
+    project_id = scalar("select id from projects.projects where name = 'Apollo Onboarding'")
+
+    def shown() -> int:
+        return scalar(
+            "select document_count from projects.onboarding_project_summary where project_id = :p",
+            p=project_id,
+        )
+
+    with system_transaction() as conn:  # other screen tests wrote to this database before
+        conn.execute(text("refresh materialized view projects.project_totals"))
+    counted = shown()
+    # A document imported after the last recount: the summary does not count it yet.
+    document_id = scalar(
+        "with c as (insert into documents.contents (checksum, size_bytes, storage_code, object_key)"
+        " values (repeat('ab', 32), 10, 'local', 'sha256/ab/' || repeat('ab', 32)) returning checksum)"
+        " insert into documents.documents (project_id, name, mime_type, checksum)"
+        " select :p, 'late.txt', 'text/plain', checksum from c returning id",
+        p=project_id,
+    )
+    try:
+        at = run_page("onboarding", "lead@example.com")
+        assert any(c.value.startswith("Documents and storage as of") for c in at.caption)
+        assert shown() == counted
+        by_label(at.button, "Recount now").click()
+        at.run()
+        assert not at.exception and not at.error
+        assert shown() == counted + 1
+    finally:
+        with system_transaction() as conn:
+            conn.execute(text("delete from documents.documents where id = :d"), {"d": document_id})
+            conn.execute(text("delete from documents.document_registry where id = :d"), {"d": document_id})
+            conn.execute(text("delete from documents.contents where checksum = repeat('ab', 32)"))
+            conn.execute(text("refresh materialized view projects.project_totals"))

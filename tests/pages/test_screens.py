@@ -144,3 +144,16 @@ def test_admin_deactivates_a_user_which_ends_their_sessions(demo_rw_env):
         "select revoked_at is not null from auth.sessions where id = cast(:s as uuid)", s=new.session.id
     )
     assert scalar("select not is_active from users.users where id = :u", u=user_id)
+
+
+def test_finding_users_narrows_the_table_and_the_managed_user(demo_env):
+    at = run_page("users", "admin@example.com")
+    everyone = len(at.dataframe[0].value)
+    at.text_input(key="user-search").input("REVIEW")  # e-mail or name, any case
+    at.run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["E-mail"]) == ["reviewer@example.com"] and everyone > 1
+    assert at.selectbox(key="manage-user").options == ["reviewer@example.com"]
+    at.text_input(key="user-search").input("nobody-like-this")
+    at.run()
+    assert "No user matches" in at.info[0].value and not at.exception
