@@ -270,18 +270,24 @@ def start_totals_refresher(interval: int) -> threading.Thread | None:
     skip). 0 turns it off: then `prosync refresh-totals` from cron does it."""
     if interval <= 0:
         return None
+    # The engine is resolved here, in the script's thread, not in the background one.
+    thread = threading.Thread(
+        target=refresh_totals_forever, args=(engine(), interval, threading.Event()), name="prosync-totals",
+        daemon=True,
+    )  # fmt: skip
+    thread.start()
+    return thread
+
+
+def refresh_totals_forever(primary: Engine, interval: float, stop: threading.Event) -> None:
+    """Recount the project totals every `interval` seconds until `stop` is set."""
     from db import projects
     from db.engine import system_transaction
 
-    def loop() -> None:
-        while True:
-            try:
-                with system_transaction(engine=engine()) as conn:
-                    projects.refresh_totals(conn, older_than_seconds=interval * 0.9)
-            except Exception:  # a server restart or a network blip: try again next round
-                log.warning("refreshing the project totals failed", exc_info=True)
-            time.sleep(interval)
-
-    thread = threading.Thread(target=loop, name="prosync-totals", daemon=True)
-    thread.start()
-    return thread
+    while not stop.is_set():
+        try:
+            with system_transaction(engine=primary) as conn:
+                projects.refresh_totals(conn, older_than_seconds=interval * 0.9)
+        except Exception:  # a server restart or a network blip: try again next round
+            log.warning("refreshing the project totals failed", exc_info=True)
+        stop.wait(interval)

@@ -108,3 +108,25 @@ def test_the_summary_says_how_fresh_its_counts_are_and_recount_now_refreshes_the
             conn.execute(text("delete from documents.document_registry where id = :d"), {"d": document_id})
             conn.execute(text("delete from documents.contents where checksum = repeat('ab', 32)"))
             conn.execute(text("refresh materialized view projects.project_totals"))
+
+
+def test_the_background_recount_keeps_the_totals_fresh_until_stopped(demo_rw_env):
+    import threading
+    import time
+
+    from dashboard.ui import refresh_totals_forever
+    from db.engine import get_engine
+
+    with system_transaction() as conn:
+        conn.execute(text("refresh materialized view projects.project_totals"))
+    before = scalar("select max(refreshed_at) from projects.project_totals")
+    stop = threading.Event()
+    thread = threading.Thread(target=refresh_totals_forever, args=(get_engine(), 0.2, stop), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while scalar("select max(refreshed_at) from projects.project_totals") == before:
+        assert time.monotonic() < deadline, "the totals were never recounted"
+        time.sleep(0.1)
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
