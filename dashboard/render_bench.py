@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,31 +45,25 @@ def available() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen]:
-    """`prosync serve` on a free loopback port with this process's settings."""
-    port = _free_port()
+    """`prosync serve` on a free loopback port with this process's settings and `env` over them;
+    its output goes to a temporary file, whose end is in the error if it does not come up."""
+    from db.bench import free_port, wait_until_up
+
+    port = free_port()
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "db.cli", "serve", "--port", str(port)],
         env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
-                return url, process
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise RuntimeError("prosync serve did not come up within 120 s")
+    if not wait_until_up(url + "/_stcore/health", seconds=120):
+        process.kill()
+        log.seek(0)
+        raise RuntimeError("prosync serve did not come up: " + log.read().decode(errors="replace")[-2000:])
+    return url, process
 
 
 def rss_mb(pid: int) -> float:

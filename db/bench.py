@@ -230,8 +230,8 @@ def context(conn: Connection) -> Context:
     ).scalar_one()
     # A name as `prosync generate` makes them, never one of the benchmark's own uploads
     # (bench-00001.txt …), which a run leaves as the project's newest documents:
-    # "brief-memo-907578.png" gives a vocabulary
-    # word held by a tenth of all names ("brie") and a number held by a handful ("07578").
+    # "brief-memo-907578.png" gives a vocabulary word held by a tenth of all names ("brie") and a
+    # number held by a handful ("07578").
     newest = conn.execute(
         text(
             "select name from documents.documents where project_id = :p"
@@ -613,7 +613,6 @@ def moto_endpoint() -> Iterator[bool]:
     False when moto is not installed."""
     import subprocess
     import sys
-    import urllib.request
 
     try:
         import moto.server  # noqa: F401
@@ -624,8 +623,7 @@ def moto_endpoint() -> Iterator[bool]:
 
     from db.settings import get_settings
 
-    with socket_port() as port:
-        pass
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
@@ -639,15 +637,8 @@ def moto_endpoint() -> Iterator[bool]:
     }  # fmt: skip
     saved = {name: os.environ.get(name) for name in values}
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(endpoint + "/moto-api/", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        if not wait_until_up(endpoint + "/moto-api/", seconds=30):
+            raise Conflict("moto's S3 server did not come up within 30 s.")
         os.environ.update(values)
         get_settings.cache_clear()
         boto3.client(
@@ -666,14 +657,27 @@ def moto_endpoint() -> Iterator[bool]:
         server.wait(10)
 
 
-@contextmanager
-def socket_port() -> Iterator[int]:
-    """A free loopback port (free when the block ends)."""
+def free_port() -> int:
+    """A loopback port that nothing listens on right now."""
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        yield s.getsockname()[1]
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, *, seconds: float) -> bool:
+    """Whether `url` answered within `seconds` (asked every 0.2 s)."""
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return True
+        except OSError:
+            time.sleep(0.2)
+    return False
 
 
 def run(

@@ -232,6 +232,13 @@ def _hash(upload: _Upload) -> None:
 def _check(conn: Connection, project_id: int, uploads: list[_Upload]) -> None:
     """Type, duplicates, where else the content is, and which store holds or will hold it."""
     filetypes = load_filetypes(conn)
+    stores: dict[str | None, storage.ObjectStore] = {}  # storage code (None: the upload store) → store
+
+    def store(code: str | None) -> storage.ObjectStore:
+        if code not in stores:
+            stores[code] = storage.store_for(conn, code) if code else storage.upload_store(conn)
+        return stores[code]
+
     for upload in uploads:
         try:
             upload.kind = check_file(
@@ -247,9 +254,7 @@ def _check(conn: Connection, project_id: int, uploads: list[_Upload]) -> None:
                 {"c": upload.checksum},
             ).one_or_none()
             upload.known = known is not None
-            upload.store = (
-                storage.store_for(conn, known.storage_code) if known else storage.upload_store(conn)
-            )
+            upload.store = store(known.storage_code if known else None)
             upload.key = known.object_key if known else storage.object_key(upload.checksum)
         except ProSyncError as error:
             upload.error = error

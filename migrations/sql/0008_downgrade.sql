@@ -1,4 +1,3 @@
-drop function projects.actor_role(bigint, bigint);
 drop view projects.onboarding_project_summary;
 create view projects.onboarding_project_summary as
 select p.id as project_id,

@@ -82,23 +82,3 @@ left join lateral (
     where i.project_id = p.id
 ) s on true
 where p.deleted_at is null;
-
--- The permission check every screen and write makes: a user's role on a live project. In PL/pgSQL
--- so that its plan is made once per session (the application sends no prepared statements; see
--- modeling-notes.md): half the time of the same join planned on every call.
-create function projects.actor_role(p_actor bigint, p_project bigint)
-returns setof projects.access_role_reference
-language plpgsql
-stable
-set search_path = ''
-as $$
-begin
-    return query
-    select r.*
-    from projects.project_access a
-    join projects.access_role_reference r on r.role = a.role
-    join projects.projects p on p.id = a.project_id and p.deleted_at is null
-    join users.users u on u.id = a.user_id and u.is_active and u.deleted_at is null
-    where a.user_id = p_actor and a.project_id = p_project;
-end
-$$;

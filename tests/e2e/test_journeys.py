@@ -1,56 +1,21 @@
 """End to end in real Chromium (Debian's, driven by Playwright) against `prosync serve`."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import psycopg
 import pytest
 from playwright.sync_api import sync_playwright
 
+from dashboard.render_bench import CHROMIUM, CHROMIUM_ARGS, start_server
 from db.demo import DEMO_PASSWORD
 from tests.conftest import DEMO_STORAGE
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(database_url: str, extra_env: dict[str, str]):
     """`prosync serve` on a free port against `database_url`; returns (base URL, process)."""
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, **extra_env}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "db.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        raise RuntimeError("prosync serve did not come up: " + process.stdout.read().decode()[-2000:])
-    return url, process
+    return start_server({"DATABASE_URL": database_url, **extra_env})
 
 
 def _stop(process) -> None:
@@ -69,7 +34,7 @@ def server(demo_url):
 def browser():
     assert Path(CHROMIUM).exists(), "Debian's chromium is missing: `make test` installs it"
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

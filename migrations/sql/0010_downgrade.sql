@@ -1,0 +1,1 @@
+drop function projects.actor_role(bigint, bigint);
