@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -71,6 +71,13 @@ CONSTRAINT_MESSAGES: Mapping[str, tuple[type[ProSyncError], str]] = {
     "documents_mime_type_fkey": (InvalidInput, "This file type is not known to ProSync."),
     "sessions_expiry_after_creation": (InvalidInput, "A session must expire after it starts."),
 }
+
+
+def id_list(values: Sequence[int], what: str = "An id") -> list[int]:
+    """Ids for `= any(:ids)`: InvalidInput unless whole numbers; one out of range is simply not found."""
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise InvalidInput(f"{what} must be a whole number.")
+    return [v for v in values if -(2**63) <= v < 2**63]
 
 
 def constraint_name(error: DBAPIError) -> str | None:

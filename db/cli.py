@@ -307,6 +307,8 @@ def _reconcile(args) -> None:
     )
     for finding in report.findings:
         print(f"{finding.kind:<11} {finding.store:<6} {finding.key} {finding.detail}".rstrip())
+    if report.stale_claims_dropped:
+        print(f"{report.stale_claims_dropped} claim(s) of uploads that never finished dropped")
     verified = f", {report.verified} re-read and verified" if args.verify else ""
     print(f"{report.objects_seen} object(s) and {report.rows_seen} content row(s) compared{verified}")
     if report.clean:

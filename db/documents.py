@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Connection, text
 
 from db import access
-from db._sql import domain_errors
+from db._sql import domain_errors, id_list
 from db.engine import current_actor
 from db.errors import InvalidInput, NotFound
 from db.types import Cursor, Document, HistoryEntry, Page
@@ -150,13 +151,23 @@ def list_active_documents(
 
 def get_document(conn: Connection, *, document_id: int) -> Document:
     """One document (active or in the trash) of a project the acting user may see."""
-    row = conn.execute(
-        text(f"select {_DOCUMENT_COLUMNS} {_DOCUMENT_FROM} where d.id = :id"),
-        {"id": document_id},
-    ).one_or_none()
-    if row is None or access.project_role(conn, project_id=row.project_id) is None:
+    document = get_documents(conn, document_ids=[document_id]).get(document_id)
+    if document is None:
         raise NotFound("There is no such document, or you do not have access to it.")
-    return Document(**row._mapping)
+    return document
+
+
+def get_documents(conn: Connection, *, document_ids: Sequence[int]) -> dict[int, Document]:
+    """The documents among these ids (active or in the trash) of projects the acting user may see, by id."""
+    rows = conn.execute(
+        text(f"select {_DOCUMENT_COLUMNS} {_DOCUMENT_FROM} where d.id = any(:ids)"),
+        {"ids": id_list(document_ids, "A document id")},
+    ).all()
+    return {
+        r.id: Document(**r._mapping)
+        for r in rows
+        if access.project_role(conn, project_id=r.project_id) is not None
+    }
 
 
 def list_deleted_documents(conn: Connection, *, project_id: int, limit: int = 100) -> list[Document]:

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, text
 from db import access, previews, staging, storage
 from db.errors import DuplicateContent, InvalidInput, ProSyncError
 from db.filetypes import FileType, check_file, clean_file_name, load_filetypes
-from db.types import Document, StagedFile
+from db.types import Document, NewStagedFile, StagedFile
 
 log = logging.getLogger(__name__)
 
@@ -46,45 +46,20 @@ class Outcome:
         return self.status not in ("duplicate", "refused", "failed")
 
 
-def _duplicate_message(conn: Connection, *, project_id: int, checksum: str) -> str | None:
-    """Why this content cannot be staged in this project again, or None."""
-    row = conn.execute(
-        text(
-            "select d.name, d.deleted_at from documents.document_registry r"
-            " join documents.documents d on d.id = r.id"
-            " where r.project_id = :p and r.checksum = :c"
-        ),
-        {"p": project_id, "c": checksum},
-    ).one_or_none()
-    if row is not None:
-        where = "in the project's trash: restore it" if row.deleted_at else "a document of this project"
-        return f"the same content is already {where} (as {row.name})."
-    row = conn.execute(
-        text(
-            "select i.original_name, u.login from staging.documents_ingest i"
-            " left join users.users u on u.id = i.uploaded_by"
-            " where i.project_id = :p and i.checksum = :c and i.status = 'pending'"
-        ),
-        {"p": project_id, "c": checksum},
-    ).one_or_none()
-    if row is not None:
-        return f"the same content is already waiting for review (as {row.original_name}, from {row.login})."
-    return None
-
-
-def _elsewhere(conn: Connection, *, project_id: int, checksum: str) -> list[str]:
-    """Other projects the uploader can see that already hold this content (never ones they cannot)."""
+def _elsewhere(conn: Connection, *, project_id: int, checksums: list[str]) -> dict[str, list[str]]:
+    """Other projects the uploader can see that already hold each content (never ones they cannot)."""
     visible = access.visible_project_ids(conn)
     rows = conn.execute(
         text(
-            "select distinct p.name from documents.document_registry r"
+            "select r.checksum, array_agg(distinct p.name order by p.name) as names"
+            " from documents.document_registry r"
             " join projects.projects p on p.id = r.project_id and p.deleted_at is null"
-            " where r.checksum = :c and r.project_id <> :p"
-            " and (cast(:everything as boolean) or r.project_id = any(:ids)) order by p.name"
+            " where r.checksum = any(:cs) and r.project_id <> :p"
+            " and (cast(:everything as boolean) or r.project_id = any(:ids)) group by 1"
         ),
-        {"c": checksum, "p": project_id, "everything": visible is None, "ids": visible or []},
+        {"cs": checksums, "p": project_id, "everything": visible is None, "ids": visible or []},
     ).all()
-    return [r.name for r in rows]
+    return dict(rows)
 
 
 @dataclass(frozen=True)
@@ -122,6 +97,13 @@ class _Upload:
     def live(self) -> bool:
         return self.error is None
 
+    def new_staged_file(self) -> NewStagedFile:
+        return NewStagedFile(
+            original_name=self.name, checksum=self.checksum, size_bytes=self.size,
+            detected_mime=self.kind.mime_type, storage_code=self.store.code, object_key=self.key,
+            declared_mime=self.declared_mime, metadata=self.metadata,
+        )  # fmt: skip
+
     def put(self) -> None:
         self.stream.seek(self.start)
         self.store.put(
@@ -143,7 +125,7 @@ def stage_file(
 ) -> Outcome:
     """Check a file, store its bytes and record it as pending review; raise a domain error if refused."""
     file = FileToStage(name, stream, declared_mime, metadata)
-    [upload] = _stage(unit, project_id, [file], notes, workers=1, batch=False)
+    [upload] = _stage(unit, project_id, [file], notes, workers=1)
     if upload.error is not None:
         raise upload.error
     return _outcome(upload)
@@ -157,14 +139,14 @@ def stage_files(
     notes: str = "",
     workers: int = 1,
 ) -> list[Outcome]:
-    """Stage many files in three transactions for the lot instead of
-    three each: checked together, their objects stored `workers` at a time, recorded together with
-    a savepoint each, so a refused file stops only itself. One Outcome per file, in order."""
-    return [_outcome(u) for u in _stage(unit, project_id, files, notes, workers=workers, batch=True)]
+    """Stage many files in three transactions for the lot instead of three each: checked together,
+    their objects stored `workers` at a time, recorded together by set-based statements, where a
+    refused file stops only itself. One Outcome per file, in order."""
+    return [_outcome(u) for u in _stage(unit, project_id, files, notes, workers=workers)]
 
 
 def _stage(
-    unit: Unit, project_id: int, files: Sequence[FileToStage], notes: str, *, workers: int, batch: bool
+    unit: Unit, project_id: int, files: Sequence[FileToStage], notes: str, *, workers: int
 ) -> list[_Upload]:
     uploads = []
     for file in files:
@@ -182,22 +164,24 @@ def _stage(
         # Hashing and storing happen outside any transaction: a big file holds nothing.
         _each(workers, _hash, [u for u in uploads if u.live])
         with unit() as conn:
-            _check(conn, project_id, [u for u in uploads if u.live])
-        _each(workers, _store_object, [u for u in uploads if u.live])
+            claims = _check(conn, project_id, [u for u in uploads if u.live])
         try:
+            _each(workers, _store_object, [u for u in uploads if u.live])
             with unit() as conn:
-                # In content order, so that two batches sharing contents take their locks alike.
-                pending = sorted((u for u in uploads if u.live), key=lambda u: u.checksum)
-                for upload in pending:
-                    _record(conn, project_id, upload, notes, batch=batch)
+                staging.release_claims(conn, claim_ids=claims)
+                pending = [u for u in uploads if u.live]
+                results = staging.enqueue_many(
+                    conn, project_id=project_id, files=[u.new_staged_file() for u in pending], notes=notes
+                )
+                for upload, result in zip(pending, results, strict=True):
+                    if isinstance(result, ProSyncError):
+                        upload.error = result
+                    else:
+                        upload.staged = result
         except BaseException:
-            for upload in uploads:
-                if upload.created:
-                    _remove_if_unused(unit, upload.store, upload.checksum, upload.key)
+            _clean_up(unit, [u for u in uploads if u.created], claims)
             raise
-        for upload in uploads:
-            if upload.created and not upload.live:  # stored, then refused while being recorded
-                _remove_if_unused(unit, upload.store, upload.checksum, upload.key)
+        _clean_up(unit, [u for u in uploads if u.created and not u.live], [])  # stored, then refused
     finally:
         for upload in uploads:
             if upload.spooled:
@@ -229,8 +213,10 @@ def _hash(upload: _Upload) -> None:
     upload.stream.seek(upload.start)
 
 
-def _check(conn: Connection, project_id: int, uploads: list[_Upload]) -> None:
-    """Type, duplicates, where else the content is, and which store holds or will hold it."""
+def _check(conn: Connection, project_id: int, uploads: list[_Upload]) -> list[int]:
+    """Type, duplicates, where else the content is, and which store holds or will hold it; then a
+    claim on each content that passed, so that nothing removes its object before it is recorded."""
+    staging.lock_contents(conn, checksums=[u.checksum for u in uploads])  # a purge takes turns with us
     filetypes = load_filetypes(conn)
     stores: dict[str | None, storage.ObjectStore] = {}  # storage code (None: the upload store) → store
 
@@ -245,57 +231,39 @@ def _check(conn: Connection, project_id: int, uploads: list[_Upload]) -> None:
                 upload.stream, name=upload.name, size=upload.size, declared_mime=upload.declared_mime,
                 filetypes=filetypes,
             )  # fmt: skip
-            duplicate = _duplicate_message(conn, project_id=project_id, checksum=upload.checksum)
-            if duplicate:
-                raise DuplicateContent(f"{upload.name}: {duplicate}")
-            upload.elsewhere = _elsewhere(conn, project_id=project_id, checksum=upload.checksum)
-            known = conn.execute(
-                text("select storage_code, object_key from documents.contents where checksum = :c"),
-                {"c": upload.checksum},
-            ).one_or_none()
-            upload.known = known is not None
-            upload.store = store(known.storage_code if known else None)
-            upload.key = known.object_key if known else storage.object_key(upload.checksum)
         except ProSyncError as error:
             upload.error = error
+    checksums = sorted({u.checksum for u in uploads if u.live})
+    duplicates = staging.duplicates(conn, project_id=project_id, checksums=checksums)
+    elsewhere = _elsewhere(conn, project_id=project_id, checksums=checksums)
+    known = _stored_contents(conn, checksums)
+    for upload in (u for u in uploads if u.live):
+        if upload.checksum in duplicates:
+            upload.error = DuplicateContent(f"{upload.name}: {duplicates[upload.checksum]}")
+            continue
+        upload.elsewhere = elsewhere.get(upload.checksum, [])
+        row = known.get(upload.checksum)
+        upload.known = row is not None
+        upload.store = store(row.storage_code if row else None)
+        upload.key = row.object_key if row else storage.object_key(upload.checksum)
+    return staging.claim_contents(conn, checksums=[u.checksum for u in uploads if u.live])
+
+
+def _stored_contents(conn: Connection, checksums: list[str]) -> dict:
+    """checksum -> (storage_code, object_key) of the contents among these already recorded."""
+    rows = conn.execute(
+        text("select checksum, storage_code, object_key from documents.contents where checksum = any(:cs)"),
+        {"cs": checksums},
+    )
+    return {r.checksum: r for r in rows}
 
 
 def _store_object(upload: _Upload) -> None:
     # New content goes straight up (a leftover object under its key holds the same bytes, so writing
-    # over it is harmless); known content is only written if its object went missing.
+    # over it is harmless); known content is only written if its object went missing. The claim
+    # taken by _check keeps the object there until the upload is recorded.
     if not upload.known or not upload.store.exists(upload.key):
         upload.put()
-
-
-def _record(conn: Connection, project_id: int, upload: _Upload, notes: str, *, batch: bool) -> None:
-    """The staged row, under the content's lock; in a batch, a savepoint keeps a refusal to this file
-    (alone, the refusal is raised and the transaction rolls back)."""
-    savepoint = conn.begin_nested() if batch else None
-    try:
-        staging.lock_content(conn, checksum=upload.checksum)
-        if not upload.store.exists(upload.key):  # removed meanwhile by a failed upload's clean-up or a purge
-            upload.put()
-        upload.staged = staging.enqueue(
-            conn,
-            project_id=project_id,
-            original_name=upload.name,
-            checksum=upload.checksum,
-            size_bytes=upload.size,
-            detected_mime=upload.kind.mime_type,
-            declared_mime=upload.declared_mime,
-            storage_code=upload.store.code,
-            object_key=upload.key,
-            notes=notes,
-            metadata=upload.metadata,
-        )
-    except ProSyncError as error:
-        if savepoint is None:
-            raise
-        savepoint.rollback()
-        upload.error = error
-    else:
-        if savepoint is not None:
-            savepoint.commit()
 
 
 def _outcome(upload: _Upload) -> Outcome:
@@ -309,19 +277,27 @@ def _outcome(upload: _Upload) -> Outcome:
     return Outcome(name=upload.name, status="staged", message=message, staged=upload.staged)
 
 
-def _remove_if_unused(unit: Unit, store: storage.ObjectStore, checksum: str, key: str) -> None:
-    """Remove an object this call stored if no row refers to it; reconcile finds it otherwise."""
+def _clean_up(unit: Unit, stored: list[_Upload], claims: list[int]) -> None:
+    """Release this call's claims and remove the objects it stored that no row refers to and no other
+    upload in flight claims; `prosync reconcile` finds any this leaves (if the database is gone)."""
+    if not stored and not claims:
+        return
+    checksums = [u.checksum for u in stored]
     try:
         with unit() as conn:
-            staging.lock_content(conn, checksum=checksum)
-            if not conn.execute(
-                text("select 1 from documents.contents where checksum = :c"), {"c": checksum}
-            ).one_or_none():
-                store.delete(key)
+            staging.lock_contents(conn, checksums=checksums)
+            staging.release_claims(conn, claim_ids=claims)
+            keep = staging.claimed(conn, checksums=checksums) | set(_stored_contents(conn, checksums))
+            for upload in stored:
+                if upload.checksum not in keep:
+                    upload.store.delete(upload.key)
     except Exception:
-        log.warning(
-            "left an unrecorded object %s in %s; `prosync reconcile --fix` removes it", key, store.code
-        )
+        for upload in stored:
+            log.warning(
+                "left an unrecorded object %s in %s; `prosync reconcile --fix` removes it",
+                upload.key,
+                upload.store.code,
+            )
 
 
 def try_stage(unit: Unit, *, project_id: int, name: str, stream: BinaryIO, **details) -> Outcome:
@@ -361,72 +337,43 @@ def _make_preview(store: storage.ObjectStore, staged: StagedFile) -> str | None:
 
 def approve_file(unit: Unit, *, ingest_id: int, reviewer_notes: str = "") -> Outcome:
     """Promote a pending file to a document (one transaction), with a preview made first when possible."""
-    [(outcome, error)] = _approve(unit, [ingest_id], reviewer_notes, batch=False)
+    [(outcome, error)] = _approve(unit, [ingest_id], reviewer_notes)
     if error is not None:
         raise error
     return outcome
 
 
 def approve_files(unit: Unit, *, ingest_ids: Sequence[int], reviewer_notes: str = "") -> list[Outcome]:
-    """Approve many pending files: previews made first where their type has one, then every approval
-    in one transaction with a savepoint each, so a refused file stops only itself. In order."""
-    return [outcome for outcome, _ in _approve(unit, list(ingest_ids), reviewer_notes, batch=True)]
+    """Approve many pending files: previews made first where their type has one, then the approvals
+    in one transaction by set-based statements, where a refused file stops only itself. In order."""
+    return [outcome for outcome, _ in _approve(unit, list(ingest_ids), reviewer_notes)]
 
 
-def _approve(
-    unit: Unit, ids: list[int], notes: str, *, batch: bool
-) -> list[tuple[Outcome, ProSyncError | None]]:
-    found: dict[int, StagedFile] = {}
-    errors: dict[int, ProSyncError] = {}
-    documents: dict[int, Document] = {}
+def _approve(unit: Unit, ids: list[int], notes: str) -> list[tuple[Outcome, ProSyncError | None]]:
     with unit() as conn:
-        for ingest_id in ids:
-            try:
-                staged = staging.get_staged_file(conn, ingest_id=ingest_id)
-                access.require_permission(conn, project_id=staged.project_id, permission="can_review")
-                found[ingest_id] = staged
-            except ProSyncError as error:
-                errors[ingest_id] = error
+        found = staging.get_staged_files(conn, ingest_ids=ids)
         wanted = [
-            s for s in found.values() if s.status == "pending" and s.detected_mime in previews.PREVIEW_TYPES
+            s
+            for s in found.values()
+            if s.status == "pending"
+            and s.detected_mime in previews.PREVIEW_TYPES
+            and access.has_permission(conn, project_id=s.project_id, permission="can_review")
         ]
         stores = {s.id: storage.store_for(conn, s.storage_code) for s in wanted}
         if not wanted:  # nothing to render: the approvals go in this same transaction
-            _approve_each(conn, found, notes, {}, documents, errors, batch=batch)
+            results = staging.approve_many(conn, ingest_ids=ids, reviewer_notes=notes)
     if wanted:
         images = {s.id: _make_preview(stores[s.id], s) for s in wanted}  # outside any transaction
         with unit() as conn:
-            _approve_each(conn, found, notes, images, documents, errors, batch=batch)
-    results = []
-    for ingest_id in ids:
-        if ingest_id in errors:
+            results = staging.approve_many(conn, ingest_ids=ids, reviewer_notes=notes, images=images)
+    outcomes = []
+    for ingest_id, result in zip(ids, results, strict=True):
+        if isinstance(result, ProSyncError):
             name = found[ingest_id].original_name if ingest_id in found else f"#{ingest_id}"
-            error = errors[ingest_id]
-            results.append((Outcome(name=name, status="refused", message=str(error)), error))
+            outcomes.append((Outcome(name=name, status="refused", message=str(result)), result))
         else:
-            staged = found[ingest_id]
-            document = documents[ingest_id]
-            results.append((Outcome(staged.original_name, "approved", "approved", document=document), None))
-    return results
-
-
-def _approve_each(
-    conn: Connection, found: dict, notes: str, images: dict, documents: dict, errors: dict, *, batch: bool
-) -> None:
-    for ingest_id in found:
-        savepoint = conn.begin_nested() if batch else None
-        try:
-            documents[ingest_id] = staging.approve(
-                conn, ingest_id=ingest_id, reviewer_notes=notes, image_url=images.get(ingest_id)
-            )
-        except ProSyncError as error:
-            if savepoint is None:
-                raise
-            savepoint.rollback()
-            errors[ingest_id] = error
-        else:
-            if savepoint is not None:
-                savepoint.commit()
+            outcomes.append((Outcome(result.name, "approved", "approved", document=result), None))
+    return outcomes
 
 
 def reject_file(unit: Unit, *, ingest_id: int, reason: str, reviewer_notes: str = "") -> Outcome:
@@ -446,7 +393,11 @@ def purge_file(unit: Unit, *, ingest_id: int) -> Outcome:
             # between; a commit that failed after this would leave a row for reconcile to report.
             store.delete(staged.s3_key)
             store.delete(storage.preview_key(staged.checksum))
-    note = "its file was removed from storage" if unused else "its content is still used elsewhere"
+    note = (
+        "its file was removed from storage"
+        if unused
+        else "its file stays: its content is still used elsewhere or being uploaded again"
+    )
     return Outcome(name=staged.original_name, status="purged", message=f"purged; {note}", staged=staged)
 
 

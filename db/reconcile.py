@@ -28,6 +28,7 @@ class Report:
     objects_seen: int = 0
     rows_seen: int = 0
     verified: int = 0
+    stale_claims_dropped: int = 0
     findings: list[Finding] = field(default_factory=list)
 
     def of(self, kind: str) -> list[Finding]:
@@ -74,6 +75,8 @@ def reconcile(
     settings = settings or get_settings()
     report = Report()
     with unit() as conn:
+        if fix:  # claims of uploads that died: they kept their objects long enough
+            report.stale_claims_dropped = staging.drop_stale_claims(conn, older_than=grace)
         stores = _stores(conn, settings)
         rows = conn.execute(
             text("select checksum, size_bytes, storage_code, object_key from documents.contents")
@@ -174,15 +177,18 @@ def _verify(store: storage.ObjectStore, row, report: Report, progress) -> None:
 
 
 def _remove_orphan(unit, store: storage.ObjectStore, key: str, checksum: str | None, report: Report) -> None:
-    """Remove an orphan under the content lock, after checking again that no row claims it."""
+    """Remove an orphan under the content lock, after checking again that no row refers to it and no
+    upload in flight claims it."""
     with unit() as conn:
         if checksum:
             staging.lock_content(conn, checksum=checksum)
-        claimed = conn.execute(
+        recorded = conn.execute(
             text("select 1 from documents.contents where storage_code = :s and object_key = :k"),
             {"s": store.code, "k": key},
         ).one_or_none()
-        if claimed is None and not (
+        if checksum and staging.claimed(conn, checksums=[checksum]):
+            report.findings.append(Finding("orphan", store.code, key, "an upload in flight claims it"))
+        elif recorded is None and not (
             key.startswith(storage.PREVIEW_PREFIX) and _content_in(conn, checksum, store)
         ):
             store.delete(key)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 
 from sqlalchemy import Connection, text
 
 from db import access
-from db._sql import domain_errors
-from db.documents import get_document
+from db._sql import domain_errors, id_list
+from db.documents import get_documents
 from db.engine import current_actor
-from db.errors import Conflict, DuplicateContent, InvalidInput, NotFound
-from db.types import Cursor, Document, Page, StagedFile
+from db.errors import Conflict, DuplicateContent, InvalidInput, NotFound, ProSyncError
+from db.types import Cursor, Document, NewStagedFile, Page, StagedFile
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _STAGED_COLUMNS = """
@@ -41,13 +43,70 @@ def _text(value: str | None, what: str, *, limit: int = 10000) -> str:
 
 def get_staged_file(conn: Connection, *, ingest_id: int) -> StagedFile:
     """One staged file of a project the acting user may see."""
-    row = conn.execute(
-        text(f"select {_STAGED_COLUMNS} {_STAGED_FROM} where i.id = :id"),
-        {"id": ingest_id},
-    ).one_or_none()
-    if row is None or access.project_role(conn, project_id=row.project_id) is None:
+    staged = get_staged_files(conn, ingest_ids=[ingest_id]).get(ingest_id)
+    if staged is None:
         raise NotFound("There is no such staged file, or you do not have access to it.")
-    return StagedFile(**row._mapping)
+    return staged
+
+
+def get_staged_files(conn: Connection, *, ingest_ids: Sequence[int]) -> dict[int, StagedFile]:
+    """The staged files among these ids that belong to projects the acting user may see, by id."""
+    rows = conn.execute(
+        text(f"select {_STAGED_COLUMNS} {_STAGED_FROM} where i.id = any(:ids)"),
+        {"ids": id_list(ingest_ids, "A staged file id")},
+    ).all()
+    return {
+        r.id: StagedFile(**r._mapping)
+        for r in rows
+        if access.project_role(conn, project_id=r.project_id) is not None
+    }
+
+
+def duplicates(conn: Connection, *, project_id: int, checksums: Sequence[str]) -> dict[str, str]:
+    """Why content cannot be staged in this project again, for each of these checksums that cannot."""
+    rows = conn.execute(
+        text(
+            "select r.checksum, d.name, d.deleted_at is not null as trashed, null as login"
+            " from documents.document_registry r join documents.documents d on d.id = r.id"
+            " where r.project_id = :p and r.checksum = any(:cs)"
+            " union all"
+            " select i.checksum, i.original_name, null, coalesce(u.login, 'a removed user')"
+            " from staging.documents_ingest i left join users.users u on u.id = i.uploaded_by"
+            " where i.project_id = :p and i.checksum = any(:cs) and i.status = 'pending'"
+        ),
+        {"p": project_id, "cs": list(checksums)},
+    ).all()
+    why = {}
+    for r in rows:
+        if r.login is not None:
+            why.setdefault(
+                r.checksum, f"the same content is already waiting for review (as {r.name}, from {r.login})."
+            )
+        else:
+            where = "in the project's trash: restore it" if r.trashed else "a document of this project"
+            why[r.checksum] = f"the same content is already {where} (as {r.name})."
+    return why
+
+
+def _all_or_each(conn: Connection, keys: list, write: Callable[[list], dict]) -> tuple[dict, dict]:
+    """`write(keys)` as one set of statements under a savepoint; if the database refuses it, `write`
+    each key alone under its own savepoint, so a refusal stops only its own key. (written, errors)."""
+    if not keys:
+        return {}, {}
+    try:
+        with conn.begin_nested():
+            return write(keys), {}
+    except ProSyncError as error:
+        if len(keys) == 1:
+            return {}, {keys[0]: error}
+    written, errors = {}, {}
+    for key in keys:
+        try:
+            with conn.begin_nested():
+                written.update(write([key]))
+        except ProSyncError as error:
+            errors[key] = error
+    return written, errors
 
 
 def enqueue(
@@ -65,54 +124,120 @@ def enqueue(
     metadata: dict | None = None,
 ) -> StagedFile:
     """Record a file whose bytes are already stored as pending review in a project."""
+    file = NewStagedFile(
+        original_name, checksum, size_bytes, detected_mime, storage_code, object_key, declared_mime, metadata
+    )
+    [result] = enqueue_many(conn, project_id=project_id, files=[file], notes=notes)
+    if isinstance(result, ProSyncError):
+        raise result
+    return result
+
+
+def enqueue_many(
+    conn: Connection, *, project_id: int, files: Sequence[NewStagedFile], notes: str = ""
+) -> list[StagedFile | ProSyncError]:
+    """Record stored files as pending review in a project with a few statements for the lot; each file
+    gets its StagedFile or the domain error that refused it (and stopped only it), in order."""
     access.require_permission(conn, project_id=project_id, permission="can_upload")
-    if not isinstance(checksum, str) or not _SHA256.match(checksum):
+    results: list[StagedFile | ProSyncError | None] = [None] * len(files)
+    try:
+        notes = _text(notes, "notes")
+    except ProSyncError as error:
+        return [error] * len(files)
+    rows: dict[str, dict] = {}  # checksum -> the row to insert, one per content
+    first: dict[str, int] = {}  # checksum -> the file that carries it
+    for i, file in enumerate(files):
+        try:
+            row = _new_row(file)
+        except ProSyncError as error:
+            results[i] = error
+            continue
+        if row["checksum"] in first:
+            earlier = rows[row["checksum"]]["name"]
+            results[i] = DuplicateContent(
+                f"{row['name']}: the same content is already waiting for review"
+                f" (as {earlier}, in this same upload)."
+            )
+            continue
+        rows[row["checksum"]] = row
+        first[row["checksum"]] = i
+    # Under the content locks, so an upload of the same bytes elsewhere takes its turn and then sees ours.
+    lock_contents(conn, checksums=list(rows))
+    for checksum, why in duplicates(conn, project_id=project_id, checksums=list(rows)).items():
+        results[first[checksum]] = DuplicateContent(f"{rows.pop(checksum)['name']}: {why}")
+    ids, errors = _all_or_each(
+        conn, list(rows), lambda keys: _insert_staged(conn, project_id, notes, rows, keys)
+    )
+    for checksum, error in errors.items():
+        results[first[checksum]] = error
+    staged = get_staged_files(conn, ingest_ids=list(ids.values()))
+    for checksum, ingest_id in ids.items():
+        results[first[checksum]] = staged[ingest_id]
+    return results
+
+
+def _new_row(file: NewStagedFile) -> dict:
+    if not isinstance(file.checksum, str) or not _SHA256.match(file.checksum):
         raise InvalidInput("The checksum must be a SHA-256 in lowercase hex.")
-    if not isinstance(size_bytes, int) or size_bytes <= 0:
+    if not isinstance(file.size_bytes, int) or isinstance(file.size_bytes, bool) or file.size_bytes <= 0:
         raise InvalidInput("The file is empty.")
-    if metadata is not None and not isinstance(metadata, dict):
+    if file.metadata is not None and not isinstance(file.metadata, dict):
         raise InvalidInput("Metadata must be a JSON object.")
-    name = _text(original_name, "file name", limit=255)
+    name = _text(file.original_name, "file name", limit=255)
     if not name:
         raise InvalidInput("A file name is required.")
-    already = conn.execute(
-        text("select 1 from documents.document_registry where project_id = :p and checksum = :c"),
-        {"p": project_id, "c": checksum},
-    ).one_or_none()
-    if already is not None:
-        raise DuplicateContent(
-            "This file is already a document in this project (check its documents and its trash)."
-        )
+    return {
+        "name": name,
+        "checksum": file.checksum,
+        "size": file.size_bytes,
+        "detected": file.detected_mime,
+        "declared": _text(file.declared_mime, "declared type", limit=255) or None,
+        "storage": file.storage_code,
+        "key": file.object_key,
+        "metadata": json.dumps(file.metadata or {}),
+    }
+
+
+def _insert_staged(conn: Connection, project_id: int, notes: str, rows: dict, keys: list[str]) -> dict:
+    batch = [rows[k] for k in keys]
+
+    def column(name: str) -> list:
+        return [r[name] for r in batch]
+
     with domain_errors():
         stored = conn.execute(
             text(
                 "insert into documents.contents (checksum, size_bytes, storage_code, object_key)"
-                " values (:c, :size, :storage, :key)"
+                " select * from unnest(cast(:c as text[]), cast(:size as bigint[]), cast(:storage as text[]),"
+                " cast(:key as text[]))"
                 " on conflict (checksum) do update set checksum = excluded.checksum"
-                " returning size_bytes, storage_code, object_key"
+                " returning checksum, size_bytes"
             ),
-            {"c": checksum, "size": size_bytes, "storage": storage_code, "key": object_key},
-        ).one()
-        if stored.size_bytes != size_bytes:
+            {"c": keys, "size": column("size"), "storage": column("storage"), "key": column("key")},
+        ).all()
+        if any(s.size_bytes != rows[s.checksum]["size"] for s in stored):
             raise InvalidInput("This checksum is already stored with another size: the upload is corrupt.")
-        ingest_id = conn.execute(
+        inserted = conn.execute(
             text(
                 "insert into staging.documents_ingest (project_id, original_name, declared_mime,"
                 " detected_mime, checksum, notes, metadata)"
-                " values (:p, :name, :declared, :detected, :c, :notes, cast(:metadata as jsonb))"
-                " returning id"
+                " select :p, f.name, f.declared, f.detected, f.checksum, :notes, cast(f.metadata as jsonb)"
+                " from unnest(cast(:name as text[]), cast(:declared as text[]), cast(:detected as text[]),"
+                " cast(:c as text[]), cast(:metadata as text[]))"
+                " as f(name, declared, detected, checksum, metadata)"
+                " returning checksum, id"
             ),
             {
                 "p": project_id,
-                "name": name,
-                "declared": _text(declared_mime, "declared type", limit=255) or None,
-                "detected": detected_mime,
-                "c": checksum,
-                "notes": _text(notes, "notes"),
-                "metadata": json.dumps(metadata or {}),
+                "notes": notes,
+                "name": column("name"),
+                "declared": column("declared"),
+                "detected": column("detected"),
+                "c": keys,
+                "metadata": column("metadata"),
             },
-        ).scalar_one()
-    return get_staged_file(conn, ingest_id=ingest_id)
+        ).all()
+    return dict(inserted)
 
 
 def _list(conn, view, order, after: Cursor | None, limit: int, at: str, project_id: int | None):
@@ -207,26 +332,87 @@ def approve(
     conn: Connection, *, ingest_id: int, reviewer_notes: str = "", image_url: str | None = None
 ) -> Document:
     """Promote a pending file into documents.documents; the staging row records the decision."""
-    _lock_pending(conn, ingest_id)
-    notes = _text(reviewer_notes, "reviewer notes")
-    with domain_errors():
-        document_id = conn.execute(
-            text(
-                "insert into documents.documents (project_id, name, mime_type, checksum, metadata,"
-                " uploaded_by, ingest_id, image_url)"
-                " select project_id, original_name, detected_mime, checksum, metadata,"
-                " uploaded_by, id, :image_url from staging.documents_ingest where id = :id returning id"
-            ),
-            {"id": ingest_id, "image_url": image_url},
-        ).scalar_one()
+    [result] = approve_many(
+        conn, ingest_ids=[ingest_id], reviewer_notes=reviewer_notes, images={ingest_id: image_url}
+    )
+    if isinstance(result, ProSyncError):
+        raise result
+    return result
+
+
+def approve_many(
+    conn: Connection,
+    *,
+    ingest_ids: Sequence[int],
+    reviewer_notes: str = "",
+    images: Mapping[int, str | None] | None = None,
+) -> list[Document | ProSyncError]:
+    """Promote pending files into documents with a few statements for the lot (`images`: a preview
+    key per file that has one); each gets its Document or the error that refused it, in order."""
+    images = images or {}
+    try:
+        notes = _text(reviewer_notes, "reviewer notes")
+        staged = get_staged_files(conn, ingest_ids=ingest_ids)
+    except ProSyncError as error:
+        return [error] * len(ingest_ids)
+    errors: dict[int, ProSyncError] = {}
+    for ingest_id in dict.fromkeys(ingest_ids):
+        try:
+            if ingest_id not in staged:
+                raise NotFound("There is no such staged file, or you do not have access to it.")
+            access.require_permission(conn, project_id=staged[ingest_id].project_id, permission="can_review")
+        except ProSyncError as error:
+            errors[ingest_id] = error
+    wanted = [i for i in staged if i not in errors]
+    # The row locks make two reviewers deciding at once take turns; the second sees the outcome.
+    status = dict(
         conn.execute(
             text(
-                "update staging.documents_ingest set status = 'approved', reviewed_by = :actor,"
-                " reviewed_at = now(), reviewer_notes = :notes, document_id = :doc where id = :id"
+                "select id, status from staging.documents_ingest where id = any(:ids) order by id for update"
             ),
-            {"id": ingest_id, "actor": current_actor(conn), "notes": notes, "doc": document_id},
+            {"ids": wanted},
+        ).all()
+    )
+    for ingest_id in wanted:
+        if ingest_id not in status:
+            errors[ingest_id] = Conflict("This file was already purged by someone else.")
+        elif status[ingest_id] != "pending":
+            errors[ingest_id] = Conflict(
+                f"This file was already handled by someone else ({status[ingest_id]})."
+            )
+    wanted = [i for i in wanted if i not in errors]
+    promoted, refused = _all_or_each(conn, wanted, lambda ids: _promote(conn, ids, notes, images))
+    errors.update(refused)
+    documents = get_documents(conn, document_ids=list(promoted.values()))
+    return [errors[i] if i in errors else documents[promoted[i]] for i in ingest_ids]
+
+
+def _promote(conn: Connection, ids: list[int], notes: str, images: Mapping[int, str | None]) -> dict:
+    with domain_errors():
+        made = dict(
+            conn.execute(
+                text(
+                    "insert into documents.documents (project_id, name, mime_type, checksum, metadata,"
+                    " uploaded_by, ingest_id, image_url)"
+                    " select i.project_id, i.original_name, i.detected_mime, i.checksum, i.metadata,"
+                    " i.uploaded_by, i.id, f.image_url"
+                    " from unnest(cast(:ids as bigint[]), cast(:images as text[])) as f(id, image_url)"
+                    " join staging.documents_ingest i on i.id = f.id"
+                    " returning ingest_id, id"
+                ),
+                {"ids": ids, "images": [images.get(i) for i in ids]},
+            ).all()
         )
-    return get_document(conn, document_id=document_id)
+        conn.execute(
+            text(
+                "update staging.documents_ingest i set status = 'approved', reviewed_by = :actor,"
+                " reviewed_at = now(), reviewer_notes = :notes, document_id = f.document_id"
+                " from unnest(cast(:ids as bigint[]), cast(:docs as bigint[])) as f(id, document_id)"
+                " where i.id = f.id"
+            ),
+            {"ids": list(made), "docs": list(made.values()), "actor": current_actor(conn), "notes": notes},
+        )
+    return made
 
 
 def reject(conn: Connection, *, ingest_id: int, reason: str, reviewer_notes: str = "") -> StagedFile:
@@ -273,7 +459,55 @@ def reopen(conn: Connection, *, ingest_id: int) -> StagedFile:
 
 def lock_content(conn: Connection, *, checksum: str) -> None:
     """Serialise, until this transaction ends, every change to whether some content is stored."""
-    conn.execute(text("select pg_advisory_xact_lock(hashtextextended(:c, 0))"), {"c": checksum})
+    lock_contents(conn, checksums=[checksum])
+
+
+def lock_contents(conn: Connection, *, checksums: Sequence[str]) -> None:
+    """`lock_content` for many, always in checksum order, so two batches sharing contents cannot deadlock."""
+    if checksums:
+        conn.execute(
+            text(
+                "select pg_advisory_xact_lock(hashtextextended(c, 0)) from unnest(cast(:cs as text[])) as c"
+            ),
+            {"cs": sorted(set(checksums))},
+        )
+
+
+def claim_contents(conn: Connection, *, checksums: Sequence[str]) -> list[int]:
+    """Claim contents whose objects an upload is about to store, under their locks: until the claims
+    are released (when the upload is recorded, or cleaned up), nothing removes those objects."""
+    lock_contents(conn, checksums=checksums)
+    return list(
+        conn.execute(
+            text(
+                "insert into staging.upload_claims (checksum) select unnest(cast(:cs as text[])) returning id"
+            ),
+            {"cs": list(checksums)},
+        ).scalars()
+    )
+
+
+def release_claims(conn: Connection, *, claim_ids: Sequence[int]) -> None:
+    """Drop an upload's claims (in the transaction that records it, or that cleans it up)."""
+    if claim_ids:
+        conn.execute(text("delete from staging.upload_claims where id = any(:ids)"), {"ids": list(claim_ids)})
+
+
+def claimed(conn: Connection, *, checksums: Sequence[str]) -> set[str]:
+    """The contents among these that an upload in flight has claimed."""
+    return set(
+        conn.execute(
+            text("select distinct checksum from staging.upload_claims where checksum = any(:cs)"),
+            {"cs": list(checksums)},
+        ).scalars()
+    )
+
+
+def drop_stale_claims(conn: Connection, *, older_than: timedelta) -> int:
+    """Drop claims left by uploads that died (older than any upload takes); how many were dropped."""
+    return conn.execute(
+        text("delete from staging.upload_claims where claimed_at < now() - :age"), {"age": older_than}
+    ).rowcount
 
 
 def content_in_use(conn: Connection, *, checksum: str) -> bool:
@@ -290,7 +524,8 @@ def content_in_use(conn: Connection, *, checksum: str) -> bool:
 
 
 def purge(conn: Connection, *, ingest_id: int) -> tuple[StagedFile, bool]:
-    """Delete a rejected staging row; True when its content is now unused (the caller removes the object).
+    """Delete a rejected staging row; True when its content is now unused and no upload in flight
+    claims it (the caller then removes the object).
 
     The audit log keeps the deleted row. The content row goes with it when nothing else uses it.
     """
@@ -300,4 +535,5 @@ def purge(conn: Connection, *, ingest_id: int) -> tuple[StagedFile, bool]:
     if content_in_use(conn, checksum=staged.checksum):
         return staged, False
     conn.execute(text("delete from documents.contents where checksum = :c"), {"c": staged.checksum})
-    return staged, True
+    # An upload of the same bytes in flight is about to record them again: its object stays.
+    return staged, not claimed(conn, checksums=[staged.checksum])

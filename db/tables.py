@@ -304,4 +304,13 @@ documents_ingest = Table(
     schema="staging",
 )  # fmt: skip
 
+upload_claims = Table(
+    "upload_claims", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("checksum", Text, nullable=False),
+    _ts("claimed_at"),
+    Column("claimed_by", BigInteger),
+    schema="staging",
+)  # fmt: skip
+
 TABLES = metadata.tables

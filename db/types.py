@@ -146,6 +146,20 @@ class StagedFile:
 
 
 @dataclass(frozen=True)
+class NewStagedFile:
+    """A file whose bytes are stored, to be recorded as pending review (staging.enqueue_many)."""
+
+    original_name: str
+    checksum: str
+    size_bytes: int
+    detected_mime: str
+    storage_code: str
+    object_key: str
+    declared_mime: str | None = None
+    metadata: dict | None = None
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     id: int
     operation: str

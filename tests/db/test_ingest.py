@@ -320,6 +320,41 @@ def test_purging_keeps_content_that_another_project_uses(conn, store, team):
     assert objects(store) == [kept.s3_key]
 
 
+def test_a_purge_during_an_upload_of_the_same_bytes_keeps_the_object_the_upload_records(
+    conn, store, team, monkeypatch
+):
+    project, _, contributor, reviewer, _ = team
+    rejected = stage(conn, contributor, project, "old.txt", b"back again").staged
+    ingest.reject_file(unit(conn, reviewer), ingest_id=rejected.id, reason="not yet")
+    store_object = ingest._store_object
+
+    def purge_meanwhile(upload):  # between the upload's check and its record
+        outcome = ingest.purge_file(unit(conn, reviewer), ingest_id=rejected.id)
+        assert "being uploaded again" in outcome.message
+        store_object(upload)
+
+    monkeypatch.setattr(ingest, "_store_object", purge_meanwhile)
+    again = stage(conn, contributor, project, "new.txt", b"back again")
+    assert again.status == "staged" and objects(store) == [again.staged.s3_key]
+    with store.open(again.staged.s3_key) as stored:
+        assert stored.read() == b"back again"
+    assert count(conn, "select count(*) from staging.upload_claims") == 0, "the upload released its claim"
+
+
+def test_a_failed_upload_keeps_an_object_that_another_upload_in_flight_claims(conn, store, team):
+    project, _, contributor, _, _ = team
+    with acting(conn, contributor):
+        [claim] = staging.claim_contents(conn, checksums=[storage.hash_stream(io.BytesIO(b"in flight"))[0]])
+    with pytest.raises(InvalidInput):
+        stage(conn, contributor, project, "a.txt", b"in flight", notes="n" * 10_001)
+    assert len(objects(store)) == 1, "the other upload is about to record this object"
+    with acting(conn, contributor):
+        staging.release_claims(conn, claim_ids=[claim])
+    with pytest.raises(InvalidInput):
+        stage(conn, contributor, project, "a.txt", b"in flight", notes="n" * 10_001)
+    assert objects(store) == [] and count(conn, "select count(*) from staging.upload_claims") == 0
+
+
 def test_reopening_is_refused_once_the_content_became_a_document(conn, store, team):
     project, _, contributor, reviewer, _ = team
     first = stage(conn, contributor, project, "a.txt", b"twice").staged

@@ -129,8 +129,21 @@ def test_reconcile_finds_orphans_missing_and_corrupt_objects_and_fixes_what_it_c
     young = objects / "sha256" / "ef" / "01" / ("ef01" + "0" * 60)
     young.parent.mkdir(parents=True, exist_ok=True)
     young.write_bytes(b"an upload in flight")
+    in_flight = objects / "sha256" / "12" / "34" / ("1234" + "0" * 60)
+    in_flight.parent.mkdir(parents=True, exist_ok=True)
+    in_flight.write_bytes(b"a long upload, still claimed")
     old = time.time() - 2 * 3600
-    os.utime(orphan, (old, old))
+    for path in (orphan, in_flight):
+        os.utime(path, (old, old))
+    engine = create_engine(sqlalchemy_url(url))
+    with engine.begin() as conn:  # a live claim, and one left by an upload whose process was killed
+        conn.execute(
+            text(
+                "insert into staging.upload_claims (checksum, claimed_at) values"
+                " (:live, now() - interval '5 minutes'), (:dead, now() - interval '3 hours')"
+            ),
+            {"live": in_flight.name, "dead": "dead" + "0" * 60},
+        )
 
     report = prosync("reconcile", url=url, env=env)
     assert report.returncode == 1
@@ -145,4 +158,10 @@ def test_reconcile_finds_orphans_missing_and_corrupt_objects_and_fixes_what_it_c
     fixed = prosync("reconcile", "--fix", url=url, env=env)
     assert f"removed     local  {orphan.relative_to(objects).as_posix()}" in fixed.stdout
     assert not orphan.exists() and young.exists(), "only orphans older than the grace period go"
+    assert in_flight.exists() and "an upload in flight claims it" in fixed.stdout
+    assert "1 claim(s) of uploads that never finished dropped" in fixed.stdout
+    with engine.connect() as conn:
+        claims = conn.execute(text("select checksum from staging.upload_claims")).scalars().all()
+    engine.dispose()
+    assert claims == [in_flight.name]
     assert fixed.returncode == 1, "a missing object cannot be fixed, and is still reported"
