@@ -265,9 +265,10 @@ def act(action, success: str) -> bool:
 
 @st.cache_resource
 def start_totals_refresher(interval: int) -> threading.Thread | None:
-    """Refresh projects.project_totals in the background every `interval` seconds (one thread per
-    server process; with several servers, the one that finds it stale first refreshes, the others
-    skip). 0 turns it off: then `prosync refresh-totals` from cron does it."""
+    """Refresh projects.project_totals in the background every `interval` seconds if anything was
+    written since the last time (one thread per server process; with several servers, the one that
+    finds it stale first refreshes, the others skip). 0 turns it off: then `prosync refresh-totals`
+    from cron does it."""
     if interval <= 0:
         return None
     # The engine is resolved here, in the script's thread, not in the background one.
@@ -280,14 +281,18 @@ def start_totals_refresher(interval: int) -> threading.Thread | None:
 
 
 def refresh_totals_forever(primary: Engine, interval: float, stop: threading.Event) -> None:
-    """Recount the project totals every `interval` seconds until `stop` is set."""
+    """Recount the project totals every `interval` seconds, when something was written since the
+    last recount, until `stop` is set (an idle installation does not recount the same numbers)."""
     from db import projects
     from db.engine import system_transaction
 
+    writes = None
     while not stop.is_set():
         try:
             with system_transaction(engine=primary) as conn:
-                projects.refresh_totals(conn, older_than_seconds=interval * 0.9)
+                writes = projects.refresh_totals_if_written(
+                    conn, since=writes, older_than_seconds=interval * 0.9
+                )
         except Exception:  # a server restart or a network blip: try again next round
             log.warning("refreshing the project totals failed", exc_info=True)
         stop.wait(interval)

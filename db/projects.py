@@ -200,3 +200,33 @@ def refresh_totals(conn: Connection, *, older_than_seconds: float = 0) -> bool:
         return False
     conn.execute(text("refresh materialized view concurrently projects.project_totals"))
     return True
+
+
+# The tables whose rows the totals are computed from: a document (count, bytes, newest upload) and
+# every audit row that names a project (newest activity) comes from a write to one of them.
+_TOTALS_INPUTS = """
+    select coalesce(sum(s.n_tup_ins + s.n_tup_upd + s.n_tup_del), 0)
+    from pg_stat_user_tables s
+    where s.relid in (
+        select relid from pg_partition_tree('documents.documents')
+        union all
+        select unnest(array['projects.projects', 'projects.project_access', 'projects.project_tag',
+                            'staging.documents_ingest']::regclass[])
+    )
+"""
+
+
+def refresh_totals_if_written(
+    conn: Connection, *, since: int | None, older_than_seconds: float = 0
+) -> int | None:
+    """`refresh_totals`, skipped while nothing the totals are computed from has been written since
+    an earlier call (`since`: what that call returned; None the first time). Returns what to pass
+    next time.
+
+    The write count is PostgreSQL's own row counters, which a transaction adds to after it ends, so
+    it is read before the recount: a write the recount missed moves it, and the next call recounts.
+    A write that was rolled back, or a statistics reset, costs one recount more, never one less."""
+    writes = conn.execute(text(_TOTALS_INPUTS)).scalar_one()
+    if writes == since:
+        return since
+    return writes if refresh_totals(conn, older_than_seconds=older_than_seconds) else since

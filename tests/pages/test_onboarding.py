@@ -130,3 +130,48 @@ def test_the_background_recount_keeps_the_totals_fresh_until_stopped(demo_rw_env
     stop.set()
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_the_recount_is_skipped_until_something_the_totals_count_is_written(demo_rw_env):
+    import time
+
+    from db import projects
+    from db.engine import transaction
+
+    def recount(since):
+        with system_transaction() as conn:
+            return projects.refresh_totals_if_written(conn, since=since)
+
+    def refreshed_at():
+        return scalar("select max(refreshed_at) from projects.project_totals")
+
+    writes = recount(None)
+    deadline = time.monotonic() + 30
+    while True:  # earlier tests' writes reach the statistics up to seconds after they ended
+        first = refreshed_at()
+        settled = recount(writes)
+        if settled == writes:
+            break
+        assert time.monotonic() < deadline, "the write counts never settled"
+        writes = settled
+        time.sleep(0.5)
+    assert refreshed_at() == first, "nothing written since the last recount: none made"
+    lead = scalar("select id from users.users where login = 'lead@example.com'")
+    project = scalar(
+        "select p.id from projects.projects p join projects.project_access a on a.project_id = p.id"
+        " where a.user_id = :u and a.role = 'owner' and p.deleted_at is null order by p.id limit 1",
+        u=lead,
+    )
+    description = scalar("select description from projects.projects where id = :p", p=project)
+    try:
+        with transaction(actor_id=lead) as conn:
+            projects.update_project(conn, project_id=project, description="recount me")
+        # PostgreSQL adds a transaction's row counts to its statistics within seconds of its end.
+        deadline = time.monotonic() + 30
+        while (moved := recount(writes)) == writes:
+            assert time.monotonic() < deadline, "the write was never noticed"
+            time.sleep(0.5)
+        assert refreshed_at() > first and moved > writes
+    finally:
+        with transaction(actor_id=lead) as conn:
+            projects.update_project(conn, project_id=project, description=description)
