@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test lint browser bench
+.PHONY: run test install install-test lint browser pg15 bench
 
 # Debian's Chromium for the end-to-end tests (never a downloaded browser build).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -38,7 +38,15 @@ BENCH_FLAGS ?=
 bench: install-test browser
 	PROSYNC_DATA_DIR=$(CURDIR)/.prosync-bench/$(SCALE) $(BIN)/prosync bench --scale $(SCALE) --runs $(RUNS) $(BENCH_FLAGS)
 
-# The whole suite, then the benchmark as a smoke check: it prints figures and fails only if it breaks.
-test: lint browser
+# Debian's PostgreSQL 15, the oldest supported version: the database tests run on it too.
+PG15_BIN := /usr/lib/postgresql/15/bin
+pg15:
+	@test -x $(PG15_BIN)/postgres || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql-15 >/dev/null; }
+
+# The whole suite on the embedded PostgreSQL 18, the database tests again on PostgreSQL 15, then
+# the benchmark as a smoke check: it prints figures and fails only if it breaks.
+test: lint browser pg15
 	$(BIN)/python -m pytest
+	PROSYNC_TEST_PG_BINDIR=$(PG15_BIN) $(BIN)/python -m pytest tests/db
 	$(MAKE) bench SCALE=100k RUNS=3 BENCH_FLAGS=--no-docs

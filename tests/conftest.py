@@ -8,6 +8,7 @@ import itertools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -31,12 +32,21 @@ def _with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory) -> str:
-    """URL of a maintenance database on the test server."""
+def server_url(tmp_path_factory) -> Iterator[str]:
+    """URL of a maintenance database on the test server: the embedded one; or the server at
+    PROSYNC_TEST_DATABASE_URL; or a cluster made from the binaries in PROSYNC_TEST_PG_BINDIR
+    (`make test` runs the database tests again on Debian's PostgreSQL 15 that way)."""
     external = os.environ.get("PROSYNC_TEST_DATABASE_URL")
+    bindir = os.environ.get("PROSYNC_TEST_PG_BINDIR")
     if external:
-        return external
-    return ensure_server(tmp_path_factory.mktemp("pg") / "pgdata")
+        yield external
+    elif bindir:
+        from tests.other_server import cluster
+
+        with cluster(Path(bindir)) as url:
+            yield url
+    else:
+        yield ensure_server(tmp_path_factory.mktemp("pg") / "pgdata")
 
 
 @pytest.fixture(scope="session")
