@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.ui import engine, reader, session_gate, start_totals_refresher
+from dashboard.ui import client, engine, reader, session_gate, start_totals_refresher
 from db import access, sessions
 from db.engine import transaction
 from db.settings import get_settings
@@ -18,7 +18,7 @@ st.set_page_config(page_title="ProSync", page_icon=":material/folder_shared:", l
 
 def sign_out(user_id: int, session_id: str) -> None:
     with transaction(actor_id=user_id, engine=engine()) as conn:
-        sessions.revoke_session(conn, session_id=session_id, reason="signed out")
+        sessions.revoke_session(conn, session_id=session_id, reason="signed out", **client())
     st.session_state.clear()
 
 

@@ -128,7 +128,8 @@ async def sign_in(request: Request) -> Response:
 async def sign_out(request: Request) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token and _same_origin(request):
-        await run_in_threadpool(revoke_token, token)
+        client = request.client.host if request.client else None
+        await run_in_threadpool(revoke_token, token, request.headers.get("user-agent"), client)
     response = RedirectResponse(
         SIGN_IN_PATH + "?" + urlencode({"reason": "You signed out."}), status_code=303
     )
@@ -136,7 +137,7 @@ async def sign_out(request: Request) -> Response:
     return response
 
 
-def revoke_token(token: str) -> None:
+def revoke_token(token: str, user_agent: str | None = None, ip_address: str | None = None) -> None:
     """Revoke the session behind a token, if it is still live."""
     with transaction(actor_id=None) as conn:
         try:
@@ -144,7 +145,9 @@ def revoke_token(token: str) -> None:
         except AuthenticationFailed:
             return
         set_actor(conn, session.user_id)
-        sessions.revoke_session(conn, session_id=session.id, reason="signed out")
+        sessions.revoke_session(
+            conn, session_id=session.id, reason="signed out", user_agent=user_agent, ip_address=ip_address
+        )
 
 
 class SignInRedirect:

@@ -68,6 +68,11 @@ def resolve_visitor(token: str | None) -> SignedIn | str:
     return SignedIn(user=user, session=session)
 
 
+def client() -> dict[str, str | None]:
+    """The browser's user agent and IP address, for the audit log's sign-out and revocation events."""
+    return {"user_agent": st.context.headers.get("User-Agent"), "ip_address": st.context.ip_address}
+
+
 def session_gate() -> SignedIn | None:
     """Resolve the browser's session cookie on every run; show why and stop when it is not good."""
     visitor = resolve_visitor(st.context.cookies.get(SESSION_COOKIE))

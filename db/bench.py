@@ -138,6 +138,7 @@ def _ops_tabs(conn: Connection, _ctx: Context) -> list:
         ops.maintenance_progress(conn),
         ops.vacuum_queue(conn),
         ops.schema_state(conn),
+        ops.schema_changes(conn).events,
         ops.database_roles(conn),
         ops.role_memberships(conn),
         ops.constraints(conn),

@@ -23,10 +23,18 @@ class CommandError(Exception):
     """A user mistake or an unmet condition: printed as one line, exit status 1."""
 
 
+def _upgrade(revision: str = "head") -> None:
+    """Migrate, printing what the migrations warned about (a feature the server refused)."""
+    from db import migrate
+
+    for warning in migrate.upgrade(revision):
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 def _db_upgrade(args) -> None:
     from db import migrate
 
-    migrate.upgrade(args.revision)
+    _upgrade(args.revision)
     print(f"database at revision {migrate.head_revision() if args.revision == 'head' else args.revision}")
 
 
@@ -118,11 +126,11 @@ def _bench(args) -> None:
 
     from sqlalchemy import text
 
-    from db import bench, generate, migrate
+    from db import bench, generate
     from db.engine import get_engine, get_read_engine, system_transaction
     from db.settings import get_settings
 
-    migrate.upgrade()
+    _upgrade()
     with system_transaction() as conn:
         documents = conn.execute(text("select count(*) from documents.document_registry")).scalar_one()
         has_projects = conn.execute(text("select exists (select 1 from projects.projects)")).scalar_one()
@@ -319,12 +327,38 @@ def _reconcile(args) -> None:
         raise CommandError(f"{problems} problem(s) found{hint}")
 
 
+def _backup(args) -> None:
+    from db import backup
+
+    _require_migrated()
+    manifest = backup.backup(Path(args.path))
+    local = sum(1 for o in manifest.objects if o["provider"] == "local")
+    print(
+        f"backed up {manifest.documents:,} documents, {manifest.audit_rows:,} audit rows and"
+        f" {len(manifest.objects):,} objects ({local:,} copied from the local folder, the rest listed"
+        f" where they are) into {args.path}"
+    )
+
+
+def _restore(args) -> None:
+    from db import backup
+
+    report = backup.restore(Path(args.path))
+    for problem in report.problems:
+        print(f"problem: {problem}")
+    print(
+        f"restored {report.documents:,} documents, {report.audit_rows:,} audit rows and"
+        f" {report.objects_restored:,} objects; every object checked against its SHA-256"
+    )
+    if report.problems:
+        raise CommandError(f"{len(report.problems)} problem(s) after the restore")
+    _upgrade()  # a backup from an older ProSync is brought to this one's schema
+
+
 def _serve(args) -> None:
     from streamlit.web import cli as streamlit_cli
 
-    from db import migrate
-
-    migrate.upgrade()
+    _upgrade()
     if args.demo:
         _demo(args)
     # Streamlit runs in this process, so the embedded server (started above) lives exactly as
@@ -407,6 +441,13 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--verify", action="store_true", help="re-read every object and check its SHA-256")
     rec.add_argument("--grace-minutes", type=int, default=60, help="younger orphans may be uploads in flight")
     rec.set_defaults(func=_reconcile)
+
+    back = commands.add_parser("backup", help="a consistent backup of the database and its objects")
+    back.add_argument("path", help="a new or empty folder")
+    back.set_defaults(func=_backup)
+    rest = commands.add_parser("restore", help="bring a backup back into an empty database and storage")
+    rest.add_argument("path", help="a folder written by `prosync backup`")
+    rest.set_defaults(func=_restore)
 
     serve = commands.add_parser("serve", help="migrate and run the dashboard")
     serve.add_argument("--host", default="127.0.0.1")

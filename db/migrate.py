@@ -25,9 +25,12 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-def upgrade(revision: str = "head", *, url: str | None = None) -> None:
-    """Migrate the database up to `revision`."""
-    command.upgrade(alembic_config(url), revision)
+def upgrade(revision: str = "head", *, url: str | None = None) -> list[str]:
+    """Migrate the database up to `revision`; what the migrations warned about (a feature the
+    server refused), for the person upgrading."""
+    config = alembic_config(url)
+    command.upgrade(config, revision)
+    return config.attributes.get("warnings", [])
 
 
 def downgrade(revision: str, *, url: str | None = None) -> None:

@@ -1071,6 +1071,34 @@ def role_memberships(conn: Connection) -> pd.DataFrame:
         )
 
 
+@dataclass(frozen=True)
+class SchemaChanges:
+    recorded: bool  # the event triggers are installed and enabled
+    events: pd.DataFrame  # the newest DDL rows of the audit log
+
+
+def schema_changes(conn: Connection, *, limit: int = 200) -> SchemaChanges:
+    """The newest schema changes the event triggers recorded (who, what, when), and whether they
+    record at all (a server that refused event triggers to the migrating role does not)."""
+    with _guarded(conn):
+        enabled = conn.execute(
+            text(
+                "select count(*) from pg_event_trigger"
+                " where evtname in ('prosync_ddl_end', 'prosync_sql_drop') and evtenabled <> 'D'"
+            )
+        ).scalar_one()
+        events = _frame(
+            conn,
+            'select a."timestamp" as changed_at, coalesce(u.login, a.db_user) as who,'
+            " coalesce(a.new_values, a.old_values)->>'command' as command, a.table_name as object_type,"
+            " a.record_id as object, a.context->>'statement' as statement"
+            " from audit.audit_log a left join users.users u on u.id = a.actor_id"
+            " where a.action = 'ddl' order by a.\"timestamp\" desc, a.id desc limit :limit",
+            limit=limit,
+        )
+    return SchemaChanges(recorded=enabled == 2, events=events)
+
+
 CONSTRAINT_KINDS = {
     "p": "primary key", "f": "foreign key", "u": "unique", "c": "check", "x": "exclusion",
     "t": "constraint trigger", "n": "not null",

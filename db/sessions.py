@@ -161,22 +161,35 @@ def touch_session(conn: Connection, *, session_id: str) -> bool:
     return result.rowcount == 1
 
 
-def revoke_session(conn: Connection, *, session_id: str, reason: str = "signed out") -> None:
-    """End a session at once (its owner, or an admin)."""
+def revoke_session(
+    conn: Connection,
+    *,
+    session_id: str,
+    reason: str = "signed out",
+    user_agent: str | None = None,
+    ip_address: str | None = None,
+) -> None:
+    """End a session at once (its owner signing out, or an admin revoking it); the audit log gets a
+    sign_out or session_revoked event with the IP address and user agent of whoever did it."""
     owner = conn.execute(
         text("select user_id from auth.sessions where id = cast(:id as uuid)"), {"id": session_id}
     ).one_or_none()
     if owner is None:
         raise NotFound("There is no such session.")
-    if owner.user_id != current_actor(conn):
+    own = owner.user_id == current_actor(conn)
+    if not own:
         access.require_admin(conn)
-    conn.execute(
+    ended = conn.execute(
         text(
             "update auth.sessions set revoked_at = now(), revoked_by = :actor, revoke_reason = :reason"
             " where id = cast(:id as uuid) and revoked_at is null"
         ),
         {"id": session_id, "actor": current_actor(conn), "reason": reason[:200]},
-    )
+    ).rowcount
+    if ended:
+        _event(
+            conn, "sign_out" if own else "session_revoked", session_id, user_agent, _ip_or_none(ip_address)
+        )
 
 
 def list_sessions(conn: Connection, *, user_id: int | None = None, open_only: bool = True) -> list[Session]:

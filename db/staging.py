@@ -17,6 +17,8 @@ from db.errors import Conflict, DuplicateContent, InvalidInput, NotFound, ProSyn
 from db.types import Cursor, Document, NewStagedFile, Page, StagedFile
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Held by a backup while it copies objects (exclusive), and by a purge before it removes one (shared).
+BACKUP_LOCK_KEY = "hashtextextended('prosync.backup', 0)"
 _STAGED_COLUMNS = """
     i.id, i.project_id, p.name as project_name, i.original_name, i.declared_mime, i.detected_mime,
     c.size_bytes, i.checksum, c.storage_code, c.object_key as s3_key, i.status, i.notes, i.metadata,
@@ -534,6 +536,8 @@ def purge(conn: Connection, *, ingest_id: int) -> tuple[StagedFile, bool]:
     conn.execute(text("delete from staging.documents_ingest where id = :id"), {"id": ingest_id})
     if content_in_use(conn, checksum=staged.checksum):
         return staged, False
+    # A backup copying objects (db/backup.py) finishes first: it may be about to copy this one.
+    conn.execute(text(f"select pg_advisory_xact_lock_shared({BACKUP_LOCK_KEY})"))
     conn.execute(text("delete from documents.contents where checksum = :c"), {"c": staged.checksum})
     # An upload of the same bytes in flight is about to record them again: its object stays.
     return staged, not claimed(conn, checksums=[staged.checksum])

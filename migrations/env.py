@@ -23,6 +23,15 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
+    # What a migration wants the person upgrading to know (RAISE WARNING: a feature the server
+    # refused, and how to add it later) reaches the caller: `prosync db upgrade` prints it.
+    said = config.attributes.setdefault("warnings", [])
+
+    def keep(diagnostic) -> None:
+        if diagnostic.severity_nonlocalized == "WARNING":
+            said.append(diagnostic.message_primary)
+
+    connection.connection.driver_connection.add_notice_handler(keep)
     # Fail fast instead of queueing behind a long lock held by a running dashboard.
     connection.execute(text("set lock_timeout = '15s'"))
     connection.commit()

@@ -350,6 +350,26 @@ def schema_tab() -> None:
     st.dataframe(localize(state.history, "applied_at"), hide_index=True)
     csv_download(state.history, "schema-versions", key="versions-csv")
 
+    st.subheader("Schema changes")
+    changes = _read(ops.schema_changes)
+    if changes is not None:
+        if not changes.recorded:
+            st.warning(
+                "Schema changes are not being recorded: this server refused event triggers to the role "
+                "that ran `prosync db upgrade`. A superuser can create them: see "
+                "migrations/sql/0012_upgrade.sql.",
+                icon=":material/warning:",
+            )
+        st.caption(
+            "Every CREATE, ALTER and DROP in this database, recorded in the audit log by event triggers "
+            "(who: the signed-in user for a change made through ProSync, else the database role)."
+        )
+        statement = st.column_config.TextColumn("statement", width="large")
+        st.dataframe(
+            localize(changes.events, "changed_at"), hide_index=True, column_config={"statement": statement}
+        )
+        csv_download(changes.events, "schema-changes", key="ddl-csv")
+
     st.subheader("Roles and memberships")
     roles = _read(ops.database_roles)
     members = _read(ops.role_memberships)

@@ -4,7 +4,7 @@ system roles; every open session with user agent, IP and last activity, and revo
 import pandas as pd
 import streamlit as st
 
-from dashboard.ui import csv_download, localize, reader, show_flash, signed_in_user, write
+from dashboard.ui import client, csv_download, localize, reader, show_flash, signed_in_user, write
 from db import sessions, users
 
 me = signed_in_user()
@@ -150,7 +150,9 @@ with tab_sessions:
 
             def revoke(conn):
                 for session_id in chosen_ids:
-                    sessions.revoke_session(conn, session_id=session_id, reason="revoked by an administrator")
+                    sessions.revoke_session(
+                        conn, session_id=session_id, reason="revoked by an administrator", **client()
+                    )
 
             if write(revoke, f"{len(chosen_ids)} session(s) revoked."):
                 st.rerun()

@@ -153,3 +153,27 @@ def test_the_same_upload_from_two_threads_stores_one_object_and_stages_once(comm
     assert len(list(store.list_objects("previews/"))) == 1
     monkeypatch.undo()
     _refresh_settings()
+
+
+def test_a_purge_waits_for_a_backup_that_is_copying_objects(committed):
+    from sqlalchemy import text
+
+    engine, owner, project = committed
+    staged = _enqueue(engine, owner, project, make_checksum())
+    with transaction(actor_id=owner.id, engine=engine) as conn:
+        staging.reject(conn, ingest_id=staged.id, reason="not needed")
+    purged = threading.Event()
+
+    def purge():
+        with transaction(actor_id=owner.id, engine=engine) as conn:
+            staging.purge(conn, ingest_id=staged.id)
+        purged.set()
+
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as backup:
+        backup.execute(text(f"select pg_advisory_lock({staging.BACKUP_LOCK_KEY})"))
+        thread = threading.Thread(target=purge)
+        thread.start()
+        assert not purged.wait(1.0), "the purge removed content while a backup was copying objects"
+        backup.execute(text(f"select pg_advisory_unlock({staging.BACKUP_LOCK_KEY})"))
+        thread.join(20)
+    assert purged.is_set()

@@ -55,6 +55,39 @@ def test_revoked_expired_and_idle_sessions_are_refused_with_the_reason(conn):
             sessions.resolve_session(conn, token="made-up")
 
 
+def _session_events(conn, session_id):
+    return conn.execute(
+        text(
+            "select action, actor_id, context->>'ip_address' as ip, context->>'user_agent' as agent"
+            " from audit.audit_log where table_name = 'sign_in' and record_id = :id order by id"
+        ),
+        {"id": session_id},
+    ).all()
+
+
+def test_signing_out_and_revoking_are_audited_with_who_ip_and_user_agent(conn):
+    user, admin = make_user(conn), make_user(conn, roles=("admin",))
+    with acting(conn, user):
+        mine = sessions.create_session(conn, user_id=user.id)
+        sessions.revoke_session(
+            conn, session_id=mine.session.id, user_agent="Firefox/140", ip_address="10.0.0.7"
+        )
+        sessions.revoke_session(conn, session_id=mine.session.id)  # already ended: no second event
+        other = sessions.create_session(conn, user_id=user.id)
+    with acting(conn, admin):
+        sessions.revoke_session(
+            conn, session_id=other.session.id, reason="lost laptop", user_agent="Chrome/142", ip_address="bad"
+        )
+    assert [tuple(e) for e in _session_events(conn, mine.session.id)] == [
+        ("sign_out", user.id, "10.0.0.7", "Firefox/140")
+    ]
+    assert [tuple(e) for e in _session_events(conn, other.session.id)] == [
+        ("session_revoked", admin.id, None, "Chrome/142")
+    ]
+    with acting(conn, make_user(conn)), pytest.raises(PermissionDenied):
+        sessions.revoke_session(conn, session_id=other.session.id)
+
+
 def test_touch_writes_at_most_once_a_minute_and_is_not_audited(conn):
     user = make_user(conn)
     with acting(conn, user):

@@ -97,6 +97,12 @@ def test_sign_out_revokes_the_session_and_clears_the_cookie(client):
     assert response.status_code == 303 and "You+signed+out" in response.headers["location"]
     with transaction(actor_id=None) as conn, pytest.raises(AuthenticationFailed, match="signed out"):
         sessions.resolve_session(conn, token=token)
+    agent = scalar(
+        "select context->>'user_agent' from audit.audit_log where action = 'sign_out'"
+        " and record_id = (select id::text from auth.sessions where token_hash = :h)",
+        h=sessions.hash_token(token),
+    )
+    assert agent == "testclient", "the sign-out is in the audit log with the browser's user agent"
 
 
 def test_download_streams_a_document_only_to_someone_who_may_see_it(client):
