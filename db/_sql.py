@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from db.errors import Conflict, DuplicateContent, InvalidInput, ProSyncError
+from db.errors import Conflict, DuplicateContent, InvalidInput, NotFound, ProSyncError
 
 # Constraint name -> what a person should be told. Unlisted constraints get a generic message.
 CONSTRAINT_MESSAGES: Mapping[str, tuple[type[ProSyncError], str]] = {
@@ -71,6 +71,23 @@ CONSTRAINT_MESSAGES: Mapping[str, tuple[type[ProSyncError], str]] = {
     "documents_mime_type_fkey": (InvalidInput, "This file type is not known to ProSync."),
     "sessions_expiry_after_creation": (InvalidInput, "A session must expire after it starts."),
 }
+
+
+def require_id(value: object, what: str) -> int:
+    """A row id from a caller: InvalidInput unless a whole number, NotFound when no bigint can be it
+    (so a wrong type or a huge number never reaches SQL as a driver error)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInput(f"The {what} must be given by its id, a whole number.")
+    if not -(2**63) <= value < 2**63:
+        raise NotFound(f"There is no such {what}.")
+    return value
+
+
+def require_text(value: object, what: str) -> str:
+    """Text from a caller: InvalidInput unless a string without NUL (which PostgreSQL cannot store)."""
+    if not isinstance(value, str) or "\x00" in value:
+        raise InvalidInput(f"The {what} must be text without NUL characters.")
+    return value
 
 
 def id_list(values: Sequence[int], what: str = "An id") -> list[int]:

@@ -6,7 +6,7 @@ from dataclasses import fields
 
 from sqlalchemy import Connection, Engine, event, text
 
-from db._sql import domain_errors
+from db._sql import domain_errors, require_id
 from db.engine import current_actor, is_system
 from db.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from db.types import Member, Role
@@ -105,17 +105,21 @@ def list_roles(conn: Connection) -> list[Role]:
 
 
 def _role(conn: Connection, role: str) -> Role:
+    if not isinstance(role, str) or "\x00" in role:
+        raise InvalidInput("A role is one of the names listed under Roles (viewer, contributor, …).")
     row = conn.execute(
         text(f"select {_ROLE_COLUMNS} from projects.access_role_reference where role = :r"),
         {"r": role},
     ).one_or_none()
     if row is None:
-        raise InvalidInput(f"There is no role {role!r}.")
+        shown = role if len(role) <= 40 else role[:40] + "…"
+        raise InvalidInput(f"There is no role {shown!r}.")
     return Role(**row._mapping)
 
 
 def project_role(conn: Connection, *, project_id: int) -> Role | None:
     """The acting user's effective role on a live project (admins act as owner); None if none."""
+    require_id(project_id, "project")
     if is_system(conn):
         return _role(conn, "owner")
     actor = current_actor(conn)
@@ -228,6 +232,7 @@ def _check_grantable(conn: Connection, project_id: int, role: str) -> Role:
 
 
 def _current_member_role(conn: Connection, project_id: int, user_id: int) -> Role | None:
+    require_id(user_id, "user")
     row = conn.execute(
         text("select role from projects.project_access where project_id = :p and user_id = :u"),
         {"p": project_id, "u": user_id},
@@ -238,6 +243,7 @@ def _current_member_role(conn: Connection, project_id: int, user_id: int) -> Rol
 def grant_access(conn: Connection, *, project_id: int, user_id: int, role: str) -> None:
     """Make a user a member of a project with a role (no higher than the granter's)."""
     _check_grantable(conn, project_id, role)
+    require_id(user_id, "user")
     user = conn.execute(
         text("select is_active and deleted_at is null as usable from users.users where id = :u"),
         {"u": user_id},

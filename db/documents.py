@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from db import access
-from db._sql import domain_errors, id_list
+from db._sql import domain_errors, id_list, require_id, require_text
 from db.engine import current_actor
 from db.errors import InvalidInput, NotFound
 from db.types import Cursor, Document, HistoryEntry, Page
@@ -227,8 +227,18 @@ def import_document(
     Skips review on purpose: it is for archives that were reviewed where they came from.
     """
     access.require_admin(conn)
-    if size_bytes <= 0:
-        raise InvalidInput("The file is empty.")
+    require_id(project_id, "project")
+    if uploaded_by is not None:
+        require_id(uploaded_by, "user")
+    for value, what in (
+        (name, "file name"), (checksum, "checksum"), (mime_type, "file type"), (storage_code, "storage"),
+        (object_key, "object key"), (description, "description"),
+    ):  # fmt: skip
+        require_text(value, what)
+    if not isinstance(size_bytes, int) or isinstance(size_bytes, bool) or size_bytes <= 0:
+        raise InvalidInput("The size must be a positive whole number of bytes (the file is empty?).")
+    if not isinstance(uploaded_at, datetime) or uploaded_at.tzinfo is None:
+        raise InvalidInput("The upload date must be a date and time with a time zone.")
     with domain_errors():
         conn.execute(
             text(

@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import Connection, text
 
 from db import access
-from db._sql import domain_errors, id_list
+from db._sql import domain_errors, id_list, require_id
 from db.documents import get_documents
 from db.engine import current_actor
 from db.errors import Conflict, DuplicateContent, InvalidInput, NotFound, ProSyncError
@@ -334,6 +334,7 @@ def approve(
     conn: Connection, *, ingest_id: int, reviewer_notes: str = "", image_url: str | None = None
 ) -> Document:
     """Promote a pending file into documents.documents; the staging row records the decision."""
+    require_id(ingest_id, "staged file")
     [result] = approve_many(
         conn, ingest_ids=[ingest_id], reviewer_notes=reviewer_notes, images={ingest_id: image_url}
     )

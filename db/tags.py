@@ -6,7 +6,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from db import access
-from db._sql import domain_errors
+from db._sql import domain_errors, require_id
 from db.errors import InvalidInput, NotFound, PermissionDenied
 from db.types import Tag
 
@@ -46,7 +46,7 @@ def create_tag(
                 "name": _text(name, "tag name"),
                 "category": _text(category, "category").lower(),
                 "description": _text(description, "description"),
-                "color": color.lower() if color else None,
+                "color": _text(color, "colour").lower() or None if color is not None else None,
             },
         ).one()
     return Tag(**row._mapping)
@@ -63,6 +63,7 @@ def update_tag(
 ) -> Tag:
     """Rename, move or recolour a tag."""
     _require_tag_editor(conn)
+    require_id(tag_id, "tag")
     with domain_errors():
         row = conn.execute(
             text(
@@ -76,7 +77,7 @@ def update_tag(
                 "name": None if name is None else _text(name, "tag name"),
                 "category": None if category is None else _text(category, "category").lower(),
                 "description": None if description is None else _text(description, "description"),
-                "color": color.lower() if color else None,
+                "color": _text(color, "colour").lower() or None if color is not None else None,
             },
         ).one_or_none()
     if row is None:
@@ -87,6 +88,7 @@ def update_tag(
 def tag_project(conn: Connection, *, project_id: int, tag_id: int) -> bool:
     """Put a tag on a project; False if it was already there."""
     access.require_permission(conn, project_id=project_id, permission="can_tag")
+    require_id(tag_id, "tag")
     with domain_errors():
         exists = conn.execute(
             text("select 1 from projects.tag_reference where id = :t"), {"t": tag_id}
@@ -106,6 +108,7 @@ def tag_project(conn: Connection, *, project_id: int, tag_id: int) -> bool:
 def untag_project(conn: Connection, *, project_id: int, tag_id: int) -> bool:
     """Take a tag off a project; False if it was not there."""
     access.require_permission(conn, project_id=project_id, permission="can_tag")
+    require_id(tag_id, "tag")
     deleted = conn.execute(
         text("delete from projects.project_tag where project_id = :p and tag_id = :t returning tag_id"),
         {"p": project_id, "t": tag_id},

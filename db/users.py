@@ -9,7 +9,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, text
 
 from db import access
-from db._sql import domain_errors
+from db._sql import domain_errors, require_id
 from db.engine import current_actor
 from db.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from db.types import User
@@ -120,6 +120,7 @@ def create_user(
 
 def get_user(conn: Connection, *, user_id: int) -> User:
     """One user, deleted or not."""
+    require_id(user_id, "user")
     row = conn.execute(
         text(f"select {_USER_COLUMNS} from users.users u where u.id = :id"), {"id": user_id}
     ).one_or_none()
@@ -195,6 +196,7 @@ def authenticate(conn: Connection, *, login: str, password: str) -> User:
 
 def set_password(conn: Connection, *, user_id: int, password: str) -> None:
     """Set a new password (the user themself, or an admin)."""
+    require_id(user_id, "user")
     if current_actor(conn) != user_id:
         access.require_admin(conn)
     user = get_user(conn, user_id=user_id)
@@ -207,6 +209,7 @@ def set_password(conn: Connection, *, user_id: int, password: str) -> None:
 
 def _set_state(conn: Connection, user_id: int, assignments: str, *, verb: str) -> User:
     access.require_admin(conn)
+    require_id(user_id, "user")
     if current_actor(conn) == user_id:
         raise Conflict(f"You cannot {verb} your own account.")
     found = conn.execute(
@@ -255,7 +258,7 @@ def restore_user(conn: Connection, *, user_id: int) -> User:
 def grant_system_role(conn: Connection, *, user_id: int, role: str) -> None:
     """Give a user the admin or ops role (admins only)."""
     access.require_admin(conn)
-    if role not in SYSTEM_ROLES:
+    if not isinstance(role, str) or role not in SYSTEM_ROLES:
         raise InvalidInput(f"Unknown system role: {role}.")
     get_user(conn, user_id=user_id)
     conn.execute(
@@ -267,6 +270,9 @@ def grant_system_role(conn: Connection, *, user_id: int, role: str) -> None:
 def revoke_system_role(conn: Connection, *, user_id: int, role: str) -> None:
     """Take the admin or ops role away (admins only)."""
     access.require_admin(conn)
+    require_id(user_id, "user")
+    if not isinstance(role, str) or role not in SYSTEM_ROLES:
+        raise InvalidInput(f"Unknown system role: {role}.")
     if current_actor(conn) == user_id and role == "admin":
         raise Conflict("You cannot remove your own admin role.")
     conn.execute(

@@ -343,3 +343,19 @@ def store(request, tmp_path, monkeypatch):
     yield storage.make_store(request.param, request.param)
     monkeypatch.undo()
     _refresh_settings()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The bad-input suite's figures (tests/db/test_bad_input.py): cases tried and refused per
+    write function, for docs/security.md."""
+    import sys
+
+    module = sys.modules.get("tests.db.test_bad_input")
+    if module is None or not module.TRIED:
+        return
+    terminalreporter.section("bad input")
+    for name in sorted(module.TRIED):
+        terminalreporter.write_line(
+            f"{name:<36} {module.TRIED[name]:>5} tried {module.REFUSED[name]:>5} refused with a domain error"
+        )
+    terminalreporter.write_line(f"{'total':<36} {sum(module.TRIED.values()):>5} tried")
