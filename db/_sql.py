@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from db.errors import Conflict, DuplicateContent, InvalidInput, NotFound, ProSyncError
+from db.errors import Conflict, DatabaseUnavailable, DuplicateContent, InvalidInput, NotFound, ProSyncError
 
 # Constraint name -> what a person should be told. Unlisted constraints get a generic message.
 CONSTRAINT_MESSAGES: Mapping[str, tuple[type[ProSyncError], str]] = {
@@ -73,6 +73,9 @@ CONSTRAINT_MESSAGES: Mapping[str, tuple[type[ProSyncError], str]] = {
 }
 
 
+LOST = ("57P01", "57P02", "57P03")  # admin shutdown, crash shutdown, cannot connect now
+
+
 def require_id(value: object, what: str) -> int:
     """A row id from a caller: InvalidInput unless a whole number, NotFound when no bigint can be it
     (so a wrong type or a huge number never reaches SQL as a driver error)."""
@@ -117,6 +120,13 @@ def domain_errors(default: str = "The change was refused by the database.") -> I
         raise kind(message) from error
     except DBAPIError as error:
         sqlstate = getattr(error.orig, "sqlstate", "") or ""
+        # The server went away mid-transaction (terminated, restarted, failed over, network cut).
+        # Before COMMIT nothing was written; if it happened during COMMIT the outcome is unknown.
+        if error.connection_invalidated or sqlstate.startswith("08") or sqlstate in LOST:
+            raise DatabaseUnavailable(
+                "The connection to the database was lost and the change was not confirmed:"
+                " reload to see what was saved, then try again."
+            ) from error
         if sqlstate.startswith("22"):  # data exception: out of range, bad encoding, bad json
             raise InvalidInput("A value is out of range or malformed.") from error
         if sqlstate == "23514":

@@ -32,7 +32,8 @@ def _remembered(conn: Connection, key: tuple, ask):
 
 
 def _forget(conn: Connection, *_args) -> None:
-    conn.info.pop(_MEMO, None)
+    if not conn.invalidated:  # a lost connection took its memo along
+        conn.info.pop(_MEMO, None)
 
 
 def _forget_unless_read(conn, _cursor, statement: str, *_args) -> None:

@@ -82,6 +82,13 @@ def is_system(conn: Connection) -> bool:
     return bool(conn.info.get("system"))
 
 
+def _forget(conn: Connection, *keys: str) -> None:
+    """Drop per-unit-of-work notes from the pooled connection (a lost connection took them along)."""
+    if not conn.invalidated:
+        for key in keys:
+            conn.info.pop(key, None)
+
+
 @contextmanager
 def transaction(*, actor_id: int | None, engine: Engine | None = None) -> Iterator[Connection]:
     """One unit of work: begin, set the actor, commit on success, roll back on any error.
@@ -93,7 +100,7 @@ def transaction(*, actor_id: int | None, engine: Engine | None = None) -> Iterat
         try:
             yield conn
         finally:
-            conn.info.pop("actor_id", None)
+            _forget(conn, "actor_id")
 
 
 @contextmanager
@@ -109,8 +116,7 @@ def system_transaction(*, engine: Engine | None = None) -> Iterator[Connection]:
         try:
             yield conn
         finally:
-            conn.info.pop("system", None)
-            conn.info.pop("actor_id", None)
+            _forget(conn, "system", "actor_id")
 
 
 @contextmanager
@@ -123,4 +129,4 @@ def read_only(*, actor_id: int | None, engine: Engine | None = None) -> Iterator
             try:
                 yield conn
             finally:
-                conn.info.pop("actor_id", None)
+                _forget(conn, "actor_id")

@@ -29,5 +29,9 @@ class AuthenticationFailed(ProSyncError):
     pass
 
 
+class DatabaseUnavailable(ProSyncError):
+    """The connection to the database was lost in the middle of a unit of work."""
+
+
 class StorageUnavailable(ProSyncError):
     """The object store did not answer or refused a request; nothing was recorded."""

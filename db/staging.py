@@ -13,7 +13,7 @@ from db import access
 from db._sql import domain_errors, id_list, require_id
 from db.documents import get_documents
 from db.engine import current_actor
-from db.errors import Conflict, DuplicateContent, InvalidInput, NotFound, ProSyncError
+from db.errors import Conflict, DatabaseUnavailable, DuplicateContent, InvalidInput, NotFound, ProSyncError
 from db.types import Cursor, Document, NewStagedFile, Page, StagedFile
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -98,6 +98,8 @@ def _all_or_each(conn: Connection, keys: list, write: Callable[[list], dict]) ->
     try:
         with conn.begin_nested():
             return write(keys), {}
+    except DatabaseUnavailable:  # the whole unit of work is lost, not one file
+        raise
     except ProSyncError as error:
         if len(keys) == 1:
             return {}, {keys[0]: error}
@@ -106,6 +108,8 @@ def _all_or_each(conn: Connection, keys: list, write: Callable[[list], dict]) ->
         try:
             with conn.begin_nested():
                 written.update(write([key]))
+        except DatabaseUnavailable:  # the whole unit of work is lost, not one file
+            raise
         except ProSyncError as error:
             errors[key] = error
     return written, errors
@@ -356,6 +360,8 @@ def approve_many(
     try:
         notes = _text(reviewer_notes, "reviewer notes")
         staged = get_staged_files(conn, ingest_ids=ingest_ids)
+    except DatabaseUnavailable:  # the whole unit of work is lost, not one file
+        raise
     except ProSyncError as error:
         return [error] * len(ingest_ids)
     errors: dict[int, ProSyncError] = {}
@@ -364,6 +370,8 @@ def approve_many(
             if ingest_id not in staged:
                 raise NotFound("There is no such staged file, or you do not have access to it.")
             access.require_permission(conn, project_id=staged[ingest_id].project_id, permission="can_review")
+        except DatabaseUnavailable:  # the whole unit of work is lost, not one file
+            raise
         except ProSyncError as error:
             errors[ingest_id] = error
     wanted = [i for i in staged if i not in errors]
