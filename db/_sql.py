@@ -41,6 +41,7 @@ CONSTRAINT_MESSAGES: Mapping[str, tuple[type[ProSyncError], str]] = {
     ),
     "tag_reference_color_check": (InvalidInput, "A colour is written #rrggbb in lowercase hex."),
     "project_access_role_fkey": (InvalidInput, "There is no such role."),
+    "project_access_pkey": (Conflict, "This user is already a member; change their role instead."),
     "document_registry_project_checksum_key": (
         DuplicateContent,
         "This file is already in this project (check its documents and its trash).",

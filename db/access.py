@@ -289,10 +289,12 @@ def revoke_access(conn: Connection, *, project_id: int, user_id: int) -> None:
     if current.rank > mine.rank:
         raise PermissionDenied(f"You cannot remove a {current.role}.")
     with domain_errors():
-        conn.execute(
+        removed = conn.execute(
             text("delete from projects.project_access where project_id = :p and user_id = :u"),
             {"p": project_id, "u": user_id},
-        )
+        ).rowcount
+        if not removed:  # someone else removed them between the check above and this statement
+            raise NotFound("This user is not a member of the project.")
         _check_owner_rule(conn)
 
 

@@ -177,3 +177,123 @@ def test_a_purge_waits_for_a_backup_that_is_copying_objects(committed):
         backup.execute(text(f"select pg_advisory_unlock({staging.BACKUP_LOCK_KEY})"))
         thread.join(20)
     assert purged.is_set()
+
+
+def _at_once(count: int, work) -> list:
+    """`work(n)` in `count` threads released together; each result, or the domain error it raised."""
+    from db.errors import ProSyncError
+
+    barrier, results = threading.Barrier(count), [None] * count
+
+    def run(n):
+        barrier.wait(30)
+        try:
+            results[n] = work(n)
+        except ProSyncError as error:
+            results[n] = error
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not any(t.is_alive() for t in threads)
+    return results
+
+
+def test_twenty_reviewers_approving_one_file_promote_it_once(committed):
+    from sqlalchemy import text
+
+    engine, owner, project = committed
+    staged = _enqueue(engine, owner, project, make_checksum())
+
+    def approve(_n):
+        with transaction(actor_id=owner.id, engine=engine) as conn:
+            return staging.approve(conn, ingest_id=staged.id)
+
+    results = _at_once(20, approve)
+    promoted = [r for r in results if not isinstance(r, Exception)]
+    assert len(promoted) == 1 and all("already handled" in str(r) for r in results if r not in promoted)
+    with engine.connect() as conn:
+        made = conn.execute(
+            text("select count(*) from documents.documents where ingest_id = :i"), {"i": staged.id}
+        )
+        assert made.scalar_one() == 1
+
+
+def test_twenty_uploads_of_the_same_content_stage_it_once_and_store_one_object(
+    committed, tmp_path, monkeypatch
+):
+    import io
+    from functools import partial
+
+    from sqlalchemy import text
+
+    from db import ingest, storage
+    from tests.conftest import _refresh_settings
+
+    monkeypatch.setenv("PROSYNC_STORAGE_DIR", str(tmp_path / "objects"))
+    monkeypatch.setenv("PROSYNC_STORAGE", "local")
+    _refresh_settings()
+    engine, owner, project = committed
+    unit = partial(transaction, actor_id=owner.id, engine=engine)
+    data = b"twenty copies of the same report\n" * 100
+    outcomes = _at_once(
+        20,
+        lambda n: ingest.try_stage(
+            unit, project_id=project.id, name=f"copy-{n}.txt", stream=io.BytesIO(data)
+        ),
+    )
+    assert sorted(o.status for o in outcomes).count("staged") == 1
+    assert {o.status for o in outcomes} == {"staged", "duplicate"}
+    assert len(list(storage.make_store("local", "local").list_objects("sha256/"))) == 1
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from staging.upload_claims")).scalar_one() == 0
+    monkeypatch.undo()
+    _refresh_settings()
+
+
+def test_twenty_grants_and_revokes_of_one_membership_end_consistent_with_one_audit_row_each(committed):
+    from sqlalchemy import text
+
+    from db import access
+
+    engine, owner, project = committed
+    with system_transaction(engine=engine) as conn:
+        member = users.create_user(
+            conn, login="flip@example.com", display_name="Flip", password="flip-flop-pw1"
+        )
+
+    def flip(n):
+        with transaction(actor_id=owner.id, engine=engine) as conn:
+            if n % 2:
+                access.revoke_access(conn, project_id=project.id, user_id=member.id)
+                return "revoked"
+            access.grant_access(conn, project_id=project.id, user_id=member.id, role="viewer")
+            return "granted"
+
+    done = []
+    for _round in range(3):
+        done += _at_once(20, flip)
+    effective = [r for r in done if isinstance(r, str)]
+    refused = [r for r in done if not isinstance(r, str)]
+    assert effective and all(type(r).__name__ in ("Conflict", "NotFound") for r in refused)
+    with engine.connect() as conn:
+        trail = (
+            conn.execute(
+                text(
+                    "select action from audit.audit_log where table_name = 'project_access'"
+                    " and record_id = :key order by id"
+                ),
+                {"key": f"{project.id},{member.id}"},
+            )
+            .scalars()
+            .all()
+        )
+        member_now = conn.execute(
+            text("select count(*) from projects.project_access where project_id = :p and user_id = :u"),
+            {"p": project.id, "u": member.id},
+        ).scalar_one()
+    assert len(trail) == len(effective), "one audit row for each change that took effect, no more"
+    assert all(a != b for a, b in zip(trail, trail[1:], strict=False)), "grants and revokes alternate"
+    assert member_now == (1 if trail[-1] == "insert" else 0)
