@@ -406,3 +406,26 @@ def test_the_object_store_failing_mid_upload_leaves_nothing_and_a_retry_succeeds
     assert len(objects(store)) == 1
     monkeypatch.undo()
     _refresh_settings()
+
+
+def test_the_object_store_stopping_before_an_approval_approves_without_a_preview_and_says_nothing_lost(
+    conn, moto_s3, team, monkeypatch
+):
+    from tests.conftest import _refresh_settings, s3_environment
+
+    for name, value in s3_environment(moto_s3, "approval-fault").items():
+        monkeypatch.setenv(name, value)
+    _refresh_settings()
+    project, _, contributor, reviewer, _ = team
+    shot = stage(conn, contributor, project, "shot.png", png_bytes(300, 200, (5, 6, 7))).staged
+    moto_s3.stop()  # the preview cannot be read or written; the approval is a database write only
+    try:
+        outcome = ingest.approve_file(unit(conn, reviewer), ingest_id=shot.id)
+    finally:
+        moto_s3.start()
+    assert outcome.status == "approved" and outcome.document.image_url is None
+    assert storage.make_store("s3", "s3").exists(shot.s3_key), "the document's object was never touched"
+    again = stage(conn, contributor, project, "shot-2.png", png_bytes(300, 200, (9, 9, 9))).staged
+    assert ingest.approve_file(unit(conn, reviewer), ingest_id=again.id).document.image_url, "previews resume"
+    monkeypatch.undo()
+    _refresh_settings()
