@@ -6,7 +6,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from db import access
-from db._sql import domain_errors
+from db._sql import domain_errors, require_id
 from db.engine import current_actor, is_system
 from db.errors import InvalidInput, NotFound, PermissionDenied
 from db.types import HistoryEntry, Project
@@ -102,6 +102,7 @@ def update_project(
 def transfer_ownership(conn: Connection, *, project_id: int, new_owner_id: int) -> Project:
     """Make another member the accountable owner (they get the owner role)."""
     access.require_permission(conn, project_id=project_id, permission="can_delete_project")
+    require_id(new_owner_id, "user")
     with domain_errors():
         conn.execute(
             text(
@@ -133,6 +134,7 @@ def soft_delete_project(conn: Connection, *, project_id: int) -> Project:
 
 def restore_project(conn: Connection, *, project_id: int) -> Project:
     """Bring a soft-deleted project back (its owner or an admin)."""
+    require_id(project_id, "project")
     row = conn.execute(
         text("select owner_id, deleted_at from projects.projects where id = :id"),
         {"id": project_id},

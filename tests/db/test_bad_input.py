@@ -353,3 +353,87 @@ def test_stage_file(conn, cast, store, name, data, declared):
     attempt(conn, owner, "ingest.stage_file", upload)
     if REFUSED["ingest.stage_file"] > refused:
         assert sorted(o.key for o in store.list_objects("")) == before, "a refused upload left an object"
+
+
+@CHECKED
+@given(tag_id=IDS, name=ANY_TEXT, category=ANY_TEXT, color=ANY_TEXT)
+def test_update_tag(conn, cast, tag_id, name, category, color):
+    admin, _, _ = cast
+    with acting(conn, admin):
+        tag = tags.create_tag(conn, name=f"fixed {TRIED['tags.update_tag']}", category="team")
+    for target in (tag_id, tag.id):
+        attempt(
+            conn,
+            admin,
+            "tags.update_tag",
+            lambda t=target: tags.update_tag(conn, tag_id=t, name=name, category=category, color=color),
+        )
+
+
+MEMBERS: dict = {}  # project id -> the member the membership examples change
+
+
+@CHECKED
+@given(user_id=IDS, role=ANY_TEXT)
+def test_membership_changes(conn, cast, user_id, role):
+    admin, owner, project = cast
+    member = MEMBERS.get(project.id) or MEMBERS.setdefault(project.id, make_user(conn))  # argon2 is slow
+    with acting(conn, owner):
+        if access.project_role(conn, project_id=project.id) and not any(
+            m.user_id == member.id for m in access.list_members(conn, project_id=project.id)
+        ):
+            access.grant_access(conn, project_id=project.id, user_id=member.id, role="viewer")
+    for target in (user_id, member.id):
+        attempt(
+            conn,
+            owner,
+            "access.change_role",
+            lambda t=target: access.change_role(conn, project_id=project.id, user_id=t, role=role),
+        )
+        attempt(
+            conn,
+            owner,
+            "access.revoke_access",
+            lambda t=target: access.revoke_access(conn, project_id=project.id, user_id=t),
+        )
+    attempt(
+        conn,
+        owner,
+        "projects.transfer_ownership",
+        lambda: projects.transfer_ownership(conn, project_id=project.id, new_owner_id=user_id),
+    )
+
+
+@CHECKED
+@given(user_id=IDS)
+def test_user_state_changes(conn, cast, user_id):
+    admin, _, _ = cast
+    for name, change in (
+        ("users.deactivate_user", users.deactivate_user),
+        ("users.soft_delete_user", users.soft_delete_user),
+        ("users.restore_user", users.restore_user),
+    ):
+        attempt(conn, admin, name, lambda change=change: change(conn, user_id=user_id))
+    attempt(
+        conn,
+        admin,
+        "users.grant_system_role",
+        lambda: users.grant_system_role(conn, user_id=user_id, role="ops"),
+    )
+
+
+@CHECKED
+@given(ingest_id=IDS, project_id=IDS)
+def test_reopen_purge_and_project_trash(conn, cast, ingest_id, project_id):
+    _, owner, _ = cast
+    attempt(conn, owner, "staging.reopen", lambda: staging.reopen(conn, ingest_id=ingest_id))
+    attempt(conn, owner, "staging.purge", lambda: staging.purge(conn, ingest_id=ingest_id))
+    attempt(
+        conn,
+        owner,
+        "projects.soft_delete_project",
+        lambda: projects.soft_delete_project(conn, project_id=project_id),
+    )
+    attempt(
+        conn, owner, "projects.restore_project", lambda: projects.restore_project(conn, project_id=project_id)
+    )
