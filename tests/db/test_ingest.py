@@ -367,6 +367,15 @@ def test_reopening_is_refused_once_the_content_became_a_document(conn, store, te
         staging.reopen(conn, ingest_id=second.id)
 
 
+def _on_s3(moto_s3, monkeypatch, prefix: str) -> None:
+    """Point the upload store at moto's bucket under `prefix` (undone by monkeypatch.undo)."""
+    from tests.conftest import _refresh_settings, s3_environment
+
+    for name, value in s3_environment(moto_s3, prefix).items():
+        monkeypatch.setenv(name, value)
+    _refresh_settings()
+
+
 class StopsTheStoreMidUpload(io.BytesIO):
     """A file whose upload stops the S3 server after its first part has arrived."""
 
@@ -385,11 +394,9 @@ class StopsTheStoreMidUpload(io.BytesIO):
 def test_the_object_store_failing_mid_upload_leaves_nothing_and_a_retry_succeeds(
     conn, moto_s3, team, monkeypatch
 ):
-    from tests.conftest import _refresh_settings, s3_environment
+    from tests.conftest import _refresh_settings
 
-    for name, value in s3_environment(moto_s3, "fault").items():
-        monkeypatch.setenv(name, value)
-    _refresh_settings()
+    _on_s3(moto_s3, monkeypatch, "fault")
     project, _, contributor, _, _ = team
     data = pdf_bytes("arrives later") + b"%" + b"x" * (11 * 1024 * 1024)  # three parts of 5 MB
     store = storage.make_store("s3", "s3")
@@ -411,11 +418,9 @@ def test_the_object_store_failing_mid_upload_leaves_nothing_and_a_retry_succeeds
 def test_the_object_store_stopping_before_an_approval_approves_without_a_preview_and_says_nothing_lost(
     conn, moto_s3, team, monkeypatch
 ):
-    from tests.conftest import _refresh_settings, s3_environment
+    from tests.conftest import _refresh_settings
 
-    for name, value in s3_environment(moto_s3, "approval-fault").items():
-        monkeypatch.setenv(name, value)
-    _refresh_settings()
+    _on_s3(moto_s3, monkeypatch, "approval-fault")
     project, _, contributor, reviewer, _ = team
     shot = stage(conn, contributor, project, "shot.png", png_bytes(300, 200, (5, 6, 7))).staged
     moto_s3.stop()  # the preview cannot be read or written; the approval is a database write only
