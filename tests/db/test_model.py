@@ -528,7 +528,22 @@ def test_named_indexes_serve_their_queries(conn):
             ),
             {"p": other.id},
         )
-    conn.execute(text("analyze documents.documents, staging.documents_ingest, projects.project_access"))
+        # 3,000 members of the other project, so that the membership lookup by user is a choice
+        # between one index entry and a scan of the whole primary key, whatever other tests left
+        # behind in the shared database.
+        conn.execute(
+            text(
+                "with made as (insert into users.users (login, display_name, password_hash)"
+                " select 'plan' || g || '-' || :p || '@example.com', 'Plan ' || g, '$argon2id$x'"
+                " from generate_series(1, 3000) g returning id)"
+                " insert into projects.project_access (project_id, user_id, role)"
+                " select :p, id, 'viewer' from made"
+            ),
+            {"p": other.id},
+        )
+    conn.execute(
+        text("analyze documents.documents, staging.documents_ingest, projects.project_access, users.users")
+    )
     plan = _plan(
         conn,
         "select id from documents.documents where project_id = :p"
