@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test lint browser pg15 bench
+.PHONY: run test install install-test lint browser pg15 chattr bench
 
 # Debian's Chromium for the end-to-end tests (never a downloaded browser build).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -44,9 +44,14 @@ pg15:
 	@test -x $(PG15_BIN)/postgres || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql-15 >/dev/null; }
 
+# chattr (e2fsprogs): the storage fault tests make a folder immutable, the one thing that stops root.
+chattr:
+	@command -v chattr >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq e2fsprogs >/dev/null; }
+
 # The whole suite on the embedded PostgreSQL 18, the database tests again on PostgreSQL 15, then
 # the benchmark as a smoke check: it prints figures and fails only if it breaks.
-test: lint browser pg15
+test: lint browser pg15 chattr
 	$(BIN)/python -m pytest
 	PROSYNC_TEST_PG_BINDIR=$(PG15_BIN) $(BIN)/python -m pytest tests/db
 	$(MAKE) bench SCALE=100k RUNS=3 BENCH_FLAGS=--no-docs

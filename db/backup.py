@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, text
 
 from db import staging, storage
-from db.engine import database_url, get_engine
+from db.engine import database_url, get_owner_engine
 from db.errors import Conflict, InvalidInput, ProSyncError
 from db.settings import Settings, get_settings
 
@@ -67,7 +67,7 @@ def backup(path: Path, *, engine: Engine | None = None, settings: Settings | Non
     from db import migrate
 
     settings = settings or get_settings()
-    engine = engine or get_engine(settings)
+    engine = engine or get_owner_engine(settings)
     path = Path(path)
     if path.exists() and any(path.iterdir()):
         raise InvalidInput(f"{path} is not empty: a backup goes into a new or empty folder.")
@@ -168,7 +168,7 @@ def restore(path: Path, *, engine: Engine | None = None, settings: Settings | No
     """Bring a backup back into an empty database and storage: objects first, then the database in
     one transaction, then every object checked against the restored rows and the audit log counted."""
     settings = settings or get_settings()
-    engine = engine or get_engine(settings)
+    engine = engine or get_owner_engine(settings)
     path = Path(path)
     if not (path / MANIFEST).exists() or not (path / DUMP).exists():
         raise InvalidInput(f"{path} is not a ProSync backup (no {MANIFEST} or {DUMP}).")
@@ -186,12 +186,33 @@ def restore(path: Path, *, engine: Engine | None = None, settings: Settings | No
             store = storage.make_store(entry["store"], "local", settings)
             _copy(copies, store, entry["key"], entry["checksum"], entry["size_bytes"])
             report.objects_restored += 1
+    _ensure_roles(engine)  # the policies and apply_roles name them; a fresh server has none yet
     _run(
-        [_pg_bin("pg_restore"), "--single-transaction", "--exit-on-error", "--no-owner",
+        [_pg_bin("pg_restore"), "--single-transaction", "--exit-on-error", "--no-owner", "--no-privileges",
          f"--dbname={database_url(settings)}", str(path / DUMP)]
     )  # fmt: skip
+    # --no-owner and --no-privileges left everything to the login that restored (the grants in
+    # the dump may name functions this server's extensions no longer have): ownership back to
+    # prosync_owner and the grants made again for this server (one audit row says so).
+    with engine.begin() as conn:
+        if conn.execute(text("select to_regprocedure('system.apply_roles()') is not null")).scalar_one():
+            conn.execute(text("call system.apply_roles()"))
     _check(engine, manifest, settings, report)
     return report
+
+
+# As migration 0013 makes them: roles belong to the server, so a restore into a new one needs them.
+ROLES = ("prosync_owner nologin", "prosync_app login", "prosync_readonly login")
+
+
+def _ensure_roles(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for role in ROLES:
+            name = role.split()[0]
+            if not conn.execute(text("select 1 from pg_roles where rolname = :n"), {"n": name}).first():
+                conn.execute(text(f"create role {role}"))
+        if conn.execute(text("select rolsuper from pg_roles where rolname = current_user")).scalar_one():
+            conn.execute(text("grant pg_monitor to prosync_app, prosync_readonly"))
 
 
 def _check(engine: Engine, manifest: dict, settings: Settings, report: RestoreReport) -> None:
@@ -199,8 +220,9 @@ def _check(engine: Engine, manifest: dict, settings: Settings, report: RestoreRe
         providers = storage.providers(conn)
         rows = conn.execute(text("select storage_code, object_key, checksum from documents.contents")).all()
         report.documents = conn.execute(text("select count(*) from documents.document_registry")).scalar_one()
-        audit = conn.execute(
-            text("select count(*) as n, coalesce(max(id), 0) as top from audit.audit_log")
+        audit = conn.execute(  # the backup's rows: the restore adds one of its own (apply_roles)
+            text("select count(*) as n, coalesce(max(id), 0) as top from audit.audit_log where id <= :top"),
+            {"top": manifest["audit_max_id"]},
         ).one()
     report.audit_rows = audit.n
     if (audit.n, audit.top) != (manifest["audit_rows"], manifest["audit_max_id"]):

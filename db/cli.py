@@ -47,9 +47,9 @@ def _db_downgrade(args) -> None:
 
 def _db_current(args) -> None:
     from db import migrate
-    from db.engine import get_engine
+    from db.engine import get_owner_engine
 
-    with get_engine().connect() as conn:
+    with get_owner_engine().connect() as conn:
         current = migrate.current_revision(conn)
     head = migrate.head_revision()
     state = "up to date" if current == head else f"head is {head}: run `prosync db upgrade`"
@@ -58,9 +58,9 @@ def _db_current(args) -> None:
 
 def _require_migrated() -> None:
     from db import migrate
-    from db.engine import get_engine
+    from db.engine import get_owner_engine
 
-    with get_engine().connect() as conn:
+    with get_owner_engine().connect() as conn:
         if migrate.current_revision(conn) != migrate.head_revision():
             raise CommandError("the database is not at the newest revision: run `prosync db upgrade`")
 
@@ -121,13 +121,37 @@ def _refresh_totals(args) -> None:
     )
 
 
+def _load(args) -> None:
+    from sqlalchemy import create_engine
+
+    from db import load
+    from db.engine import app_database_url, get_owner_engine, sqlalchemy_url
+
+    _upgrade()
+    # A pool of its own: every worker holds a connection at once.
+    engine = create_engine(sqlalchemy_url(app_database_url()), pool_size=args.workers + 5, max_overflow=10)
+    try:
+        report = load.run(
+            engine,
+            get_owner_engine(),
+            workers=args.workers,
+            seconds=args.seconds,
+            progress=lambda line: print(line, flush=True),
+        )
+    finally:
+        engine.dispose()
+    print(load.table(report))
+    if not report.ok:
+        raise CommandError("the load run lost or broke something: see the errors and mismatches above")
+
+
 def _bench(args) -> None:
     import json
 
     from sqlalchemy import text
 
     from db import bench, generate
-    from db.engine import get_engine, get_read_engine, system_transaction
+    from db.engine import get_engine, get_owner_engine, get_read_engine, system_transaction
     from db.settings import get_settings
 
     _upgrade()
@@ -148,6 +172,7 @@ def _bench(args) -> None:
         runs=args.runs,
         engine=get_engine(),
         read_engine=get_read_engine(),
+        owner_engine=get_owner_engine(),
         files=args.files,
         workers=args.workers,
         writes=not args.no_writes,
@@ -413,6 +438,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", help="where to write the JSON (default: the data dir)")
     bench.add_argument("--no-docs", action="store_true", help="do not append to docs/benchmarks.md")
     bench.set_defaults(func=_bench)
+
+    load = commands.add_parser(
+        "load", help="many workers at once through the data-access module, then the audit log checked"
+    )
+    load.add_argument("--workers", type=int, default=50, help="concurrent workers (each a user of its own)")
+    load.add_argument("--seconds", type=float, default=300, help="how long they run")
+    load.set_defaults(func=_load)
 
     user = commands.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
     create = user.add_parser("create", help="create a user (password from PROSYNC_NEW_PASSWORD or a prompt)")

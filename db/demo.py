@@ -13,7 +13,7 @@ from functools import partial
 from sqlalchemy import Engine
 
 from db import access, documents, ingest, projects, tags, users
-from db.engine import get_engine, system_transaction, transaction
+from db.engine import get_owner_engine, system_transaction, transaction
 from db.storage import upload_store
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def _demo_file(project: str, n: int, rng: random.Random) -> tuple[str, str, byte
 
 def load_demo(engine: Engine | None = None) -> bool:
     """Load the demo data set; False (and nothing written) if it is already there."""
-    engine = engine or get_engine()
+    engine = engine or get_owner_engine()
     rng = random.Random(20261124)
     with system_transaction(engine=engine) as conn:
         storage = upload_store(conn)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from db import embedded
 from db._sql import domain_errors
@@ -27,12 +27,36 @@ def sqlalchemy_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+APP_ROLE = "prosync_app"  # made by migration 0013, with prosync_owner and prosync_readonly
+
+
+def url_as(url: str, user: str) -> str:
+    """`url` for another login, without the password (URL.set ignores a None password)."""
+    parsed = make_url(url)
+    return URL.create(
+        parsed.drivername, username=user, host=parsed.host, port=parsed.port, database=parsed.database,
+        query=parsed.query,
+    ).render_as_string(hide_password=False)  # fmt: skip
+
+
 def database_url(settings: Settings | None = None) -> str:
-    """DATABASE_URL, or the embedded server's URL (starting it if needed)."""
+    """The owner's URL, for migrations and the command line: DATABASE_URL, or the embedded server's
+    (starting it if needed)."""
     settings = settings or get_settings()
     if settings.database_url:
         return settings.database_url
     return embedded.ensure_server(settings.pgdata)
+
+
+def app_database_url(settings: Settings | None = None) -> str:
+    """The URL the running application connects with, as the least-privileged prosync_app role:
+    DATABASE_APP_URL, or the owner's URL with the user changed to prosync_app and no password (the
+    embedded server lets local connections in; elsewhere libpq's ~/.pgpass or PGPASSWORD may
+    supply one)."""
+    settings = settings or get_settings()
+    if settings.database_app_url:
+        return settings.database_app_url
+    return url_as(database_url(settings), APP_ROLE)
 
 
 @lru_cache(maxsize=4)
@@ -50,16 +74,33 @@ def _engine_for(url: str) -> Engine:
 
 
 def get_engine(settings: Settings | None = None) -> Engine:
-    """The process's engine for the configured database."""
+    """The application's engine: the configured database as prosync_app, whose rows the database's
+    row-level security limits to the acting user's projects."""
+    return _engine_for(app_database_url(settings))
+
+
+def get_owner_engine(settings: Settings | None = None) -> Engine:
+    """The owner's engine, for the command line (`system_transaction`), backups and benchmarks."""
     return _engine_for(database_url(settings))
+
+
+def read_database_url(settings: Settings | None = None) -> str | None:
+    """DATABASE_READ_URL as the read-only screens connect to it: as given when it names one of the
+    two limited roles, else with the user changed to prosync_app and no password (so pointing it at
+    a replica with the owner's login does not lift row-level security); None without a replica."""
+    settings = settings or get_settings()
+    if not settings.database_read_url:
+        return None
+    url = make_url(settings.database_read_url)
+    if url.username in (APP_ROLE, "prosync_readonly"):
+        return settings.database_read_url
+    return url_as(settings.database_read_url, APP_ROLE)
 
 
 def get_read_engine(settings: Settings | None = None) -> Engine:
     """The engine for read-only screens: DATABASE_READ_URL's replica when set, else the primary."""
-    settings = settings or get_settings()
-    if settings.database_read_url:
-        return _engine_for(settings.database_read_url)
-    return get_engine(settings)
+    url = read_database_url(settings)
+    return _engine_for(url) if url else get_engine(settings)
 
 
 def set_actor(conn: Connection, actor_id: int | None) -> None:
@@ -108,9 +149,10 @@ def system_transaction(*, engine: Engine | None = None) -> Iterator[Connection]:
     """A unit of work for the command line (migrations, demo, `prosync user create`).
 
     The audit actor is null, as for any write made outside the application; permission checks
-    pass because whoever runs the command already holds the database credentials.
+    pass because whoever runs the command already holds the owner's credentials (the default
+    engine), which row-level security does not limit.
     """
-    with domain_errors(), (engine or get_engine()).begin() as conn:
+    with domain_errors(), (engine or get_owner_engine()).begin() as conn:
         set_actor(conn, None)
         conn.info["system"] = True
         try:

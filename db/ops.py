@@ -513,61 +513,37 @@ def explain_sample(conn: Connection, *, project_id: int | None = None) -> Sample
     documents.project_id) rather than a count over every document, which takes seconds at scale."""
     with _guarded(conn):
         ranked = [] if project_id is not None else _busiest_projects(conn)
+        # Past row-level security, for ops and admins only (the database checks): see
+        # system.explain_sample in migration 0013. The page records each use (record_explain).
         row = conn.execute(
-            text(
-                "select p.id, p.name from projects.projects p where p.deleted_at is null"
-                " and (cast(:only as bigint) is null or p.id = :only)"
-                " and exists (select 1 from projects.project_access a where a.project_id = p.id)"
-                " order by array_position(cast(:ranked as bigint[]), p.id) nulls last, p.id limit 1"
-            ),
+            text("select * from system.explain_sample(cast(:only as bigint), cast(:ranked as bigint[]))"),
             {"only": project_id, "ranked": ranked},
         ).one_or_none()
-        if row is None:
-            return None
-        documents = conn.execute(
-            text("select count(*) from documents.documents where project_id = :p and deleted_at is null"),
-            {"p": row.id},
-        ).scalar_one()
-        member = conn.execute(
-            text(
-                "select u.id, u.login from projects.project_access a"
-                " join projects.access_role_reference r on r.role = a.role"
-                " join users.users u on u.id = a.user_id and u.is_active and u.deleted_at is null"
-                " where a.project_id = :p order by r.rank desc, u.id limit 1"
-            ),
-            {"p": row.id},
-        ).one_or_none()
-        if member is None:
-            return None
-        name = conn.execute(
-            text(
-                "select name from documents.documents where project_id = :p and deleted_at is null"
-                " order by uploaded_at desc, id desc limit 1"
-            ),
-            {"p": row.id},
-        ).scalar_one_or_none()
-    stem = (name or "report").rsplit(".", 1)[0]
-    return Sample(row.id, row.name, documents, member.id, member.login, stem[:4])
+    if row is None:
+        return None
+    stem = (row.document_name or "report").rsplit(".", 1)[0]
+    return Sample(row.project_id, row.project_name, row.documents, row.user_id, row.login, stem[:4])
+
+
+def record_explain(conn: Connection, sample: Sample) -> None:
+    """Write the Explain tab's look past membership into the sample project's audit trail: who ran
+    the screens' queries as which member. A write: call it in a transaction, before explaining."""
+    access.require_ops(conn)
+    conn.execute(
+        text("select audit.record_bypass('explain', :p, :u)"), {"p": sample.project_id, "u": sample.user_id}
+    )
 
 
 def _busiest_projects(conn: Connection) -> list[int]:
     """The projects holding the most documents, most first: the planner's most common values when
-    the table was analyzed, else a count over the narrow registry."""
+    the table was analyzed, else none."""
     common = conn.execute(
         text(
             "select most_common_vals::text::bigint[] from pg_stats where schemaname = 'documents'"
             " and tablename = 'documents' and attname = 'project_id' and inherited"
         )
     ).scalar_one_or_none()
-    if common:
-        return common
-    counted = conn.execute(
-        text(
-            "select project_id from documents.document_registry group by project_id"
-            " order by count(*) desc, project_id limit 100"
-        )
-    )
-    return list(counted.scalars())
+    return common or []  # never analyzed: system.explain_sample counts the registry itself
 
 
 def explain_screens(conn: Connection, sample: Sample) -> list[Explained]:

@@ -37,7 +37,9 @@ def default_partition_rows(conn: Connection) -> dict[str, int]:
     """Rows sitting in each DEFAULT partition (they belong to no period partition)."""
     counts = {}
     for parent in PARENTS:
-        counts[parent] = conn.execute(text(f"select count(*) from {parent}_default")).scalar_one()
+        counts[parent] = conn.execute(
+            text("select system.default_partition_rows(:parent)"), {"parent": parent}
+        ).scalar_one()
     return counts
 
 

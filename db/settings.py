@@ -23,6 +23,7 @@ class Settings:
     session_lifetime_hours: int
     session_idle_minutes: int
     database_read_url: str | None = None  # a streaming replica for read-only screens; None: the primary
+    database_app_url: str | None = field(default=None, repr=False)  # the prosync_app login; None: derived
     summary_refresh_seconds: int = 60  # how often the dashboard refreshes projects.project_totals
     storage_code: str | None = None  # where new uploads go; None: storage_reference's default row
     s3_endpoint_url: str | None = None
@@ -66,6 +67,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         session_lifetime_hours=int(source.get("PROSYNC_SESSION_LIFETIME_HOURS", "72")),
         session_idle_minutes=int(source.get("PROSYNC_SESSION_IDLE_MINUTES", "60")),
         database_read_url=source.get("DATABASE_READ_URL") or None,
+        database_app_url=source.get("DATABASE_APP_URL") or None,
         summary_refresh_seconds=int(source.get("PROSYNC_SUMMARY_REFRESH_SECONDS", "60")),
         storage_code=source.get("PROSYNC_STORAGE") or None,
         s3_endpoint_url=source.get("PROSYNC_S3_ENDPOINT_URL") or None,

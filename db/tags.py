@@ -142,7 +142,7 @@ def tag_usage(conn: Connection) -> pd.DataFrame:
             " left join projects.project_tag pt on pt.tag_id = t.id"
             "   and (cast(:everything as boolean) or pt.project_id = any(:ids))"
             " left join projects.projects p on p.id = pt.project_id and p.deleted_at is null"
-            " left join projects.project_totals d on d.project_id = p.id"
+            " left join projects.visible_project_totals d on d.project_id = p.id"
             " group by t.category, t.name order by t.category, t.name"
         ),
         conn,

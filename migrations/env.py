@@ -40,8 +40,27 @@ def _run(connection) -> None:
         target_metadata=None,
         transaction_per_migration=True,
     )
+    before = _revision(connection)
     with context.begin_transaction():
         context.run_migrations()
+    # Ownership and grants for whatever the run added (a new table, a view): from 0013 on, every
+    # run that changed the revision ends with them, so no migration has to remember. (Only then:
+    # each statement of it is a schema change the event triggers record.)
+    if (
+        _revision(connection) != before
+        and connection.execute(
+            text("select to_regprocedure('system.apply_roles()') is not null")
+        ).scalar_one()
+    ):
+        connection.execute(text("call system.apply_roles()"))
+    connection.commit()
+
+
+def _revision(connection) -> str | None:
+    exists = connection.execute(text("select to_regclass('public.alembic_version') is not null")).scalar_one()
+    return (
+        connection.execute(text("select max(version_num) from alembic_version")).scalar() if exists else None
+    )
 
 
 if context.is_offline_mode():

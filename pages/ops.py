@@ -10,7 +10,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard.er_diagram import to_dot, to_mermaid
-from dashboard.ui import csv_download, human_bytes, localize, reader, show_flash, signed_in_user, write
+from dashboard.ui import csv_download, human_bytes, localize, reader, show_flash, signed_in_user, unit, write
 from db import ops, partitions
 from db.errors import ProSyncError
 
@@ -191,6 +191,17 @@ def explain_tab() -> None:
         f"documents: {sample.documents:,}); the name search looks for “{sample.search}”. Everything runs "
         "in a read-only transaction that is rolled back. Free-form SQL is not offered here."
     )
+    # Running the screens as a member looks past project membership: the project's audit trail
+    # says so, once per browser session and sample.
+    recorded = st.session_state.setdefault("explain_recorded", set())
+    if (sample.project_id, sample.user_id) not in recorded:
+        try:
+            with unit()() as conn:
+                ops.record_explain(conn, sample)
+        except ProSyncError as error:
+            st.warning(str(error), icon=":material/block:")
+            return
+        recorded.add((sample.project_id, sample.user_id))
     explained = _read(ops.explain_screens, sample)
     if explained is None:
         return

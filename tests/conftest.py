@@ -346,10 +346,15 @@ def store(request, tmp_path, monkeypatch):
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """The bad-input suite's figures (tests/db/test_bad_input.py): cases tried and refused per
-    write function, for docs/security.md."""
+    """The load run's figures (tests/db/test_load.py), and the bad-input suite's
+    (tests/db/test_bad_input.py): cases tried and refused per write function, for docs/security.md."""
     import sys
 
+    loaded = sys.modules.get("tests.db.test_load")
+    for report in getattr(loaded, "REPORTS", []):
+        terminalreporter.section("load run")
+        for line in report.splitlines():
+            terminalreporter.write_line(line)
     module = sys.modules.get("tests.db.test_bad_input")
     if module is None or not module.TRIED:
         return

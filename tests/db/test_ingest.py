@@ -1,7 +1,9 @@
 """Ingest through both object stores: every check, every refusal, approval, rejection, purge, reopen."""
 
 import io
+import subprocess
 import zipfile
+from contextlib import contextmanager
 
 import pytest
 
@@ -431,6 +433,67 @@ def test_the_object_store_stopping_before_an_approval_approves_without_a_preview
     assert outcome.status == "approved" and outcome.document.image_url is None
     assert storage.make_store("s3", "s3").exists(shot.s3_key), "the document's object was never touched"
     again = stage(conn, contributor, project, "shot-2.png", png_bytes(300, 200, (9, 9, 9))).staged
+    assert ingest.approve_file(unit(conn, reviewer), ingest_id=again.id).document.image_url, "previews resume"
+    monkeypatch.undo()
+    _refresh_settings()
+
+
+@contextmanager
+def unwritable(folder):
+    """The local storage folder, and everything in it, refusing every write, even root's (the
+    immutable attribute: no folder permission stops root, and the tests run as root)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["chattr", "-R", "+i", str(folder)], check=True, capture_output=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-R", "-i", str(folder)], check=True, capture_output=True)
+
+
+def _on_local(monkeypatch, folder) -> storage.ObjectStore:
+    from tests.conftest import _refresh_settings
+
+    monkeypatch.setenv("PROSYNC_STORAGE", "local")
+    monkeypatch.setenv("PROSYNC_STORAGE_DIR", str(folder))
+    _refresh_settings()
+    return storage.make_store("local", "local")
+
+
+def test_a_storage_folder_that_refuses_writes_leaves_nothing_and_a_retry_succeeds(
+    conn, team, tmp_path, monkeypatch
+):
+    from tests.conftest import _refresh_settings
+
+    folder = tmp_path / "objects"
+    store = _on_local(monkeypatch, folder)
+    project, _, contributor, _, _ = team
+    data = pdf_bytes("refused by the disk")
+    with unwritable(folder):
+        with pytest.raises(StorageUnavailable, match="The storage folder refused the file"):
+            stage(conn, contributor, project, "refused.pdf", data)
+    assert staged_rows(conn) == 0 and objects(store) == []
+    assert count(conn, "select count(*) from staging.upload_claims") == 0, "the claim was released"
+    assert stage(conn, contributor, project, "refused.pdf", data).ok, "a retry succeeds"
+    assert len(objects(store)) == 1
+    monkeypatch.undo()
+    _refresh_settings()
+
+
+def test_a_storage_folder_that_refuses_writes_at_approval_approves_without_a_preview(
+    conn, team, tmp_path, monkeypatch
+):
+    from tests.conftest import _refresh_settings
+
+    folder = tmp_path / "objects"
+    store = _on_local(monkeypatch, folder)
+    project, _, contributor, reviewer, _ = team
+    shot = stage(conn, contributor, project, "shot.png", png_bytes(300, 200, (1, 2, 3))).staged
+    with unwritable(folder):  # the preview cannot be written; the approval is a database write only
+        outcome = ingest.approve_file(unit(conn, reviewer), ingest_id=shot.id)
+    assert outcome.status == "approved" and outcome.document.image_url is None
+    assert store.exists(shot.s3_key), "the document's object was never touched"
+    assert objects(store) == [shot.s3_key], "no half-written preview"
+    again = stage(conn, contributor, project, "shot-2.png", png_bytes(300, 200, (4, 5, 6))).staged
     assert ingest.approve_file(unit(conn, reviewer), ingest_id=again.id).document.image_url, "previews resume"
     monkeypatch.undo()
     _refresh_settings()

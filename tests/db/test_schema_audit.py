@@ -4,7 +4,7 @@ import psycopg
 from sqlalchemy import create_engine, make_url, text
 
 from db import migrate, ops
-from db.engine import sqlalchemy_url, system_transaction
+from db.engine import sqlalchemy_url, system_transaction, url_as
 from tests.conftest import acting, create_database, make_user
 
 
@@ -49,9 +49,16 @@ def test_a_server_that_refuses_event_triggers_is_migrated_without_them_and_says_
         admin.execute("drop database if exists prosync_no_event_triggers with (force)")
         admin.execute("drop role if exists prosync_plain_owner")
         admin.execute("create role prosync_plain_owner login")
+        # What docs/security.md asks of a managed server's administrator: ProSync's roles exist
+        # and the login that migrates is a member of the owner role.
+        for role in ("prosync_owner nologin", "prosync_app login", "prosync_readonly login"):
+            admin.execute(
+                f"do $$ begin create role {role}; exception when duplicate_object then null; end $$"
+            )
+        admin.execute("grant prosync_owner to prosync_plain_owner")
         url = create_database(server_url, "prosync_no_event_triggers")
         admin.execute("alter database prosync_no_event_triggers owner to prosync_plain_owner")
-        owner_url = make_url(url).set(username="prosync_plain_owner", password=None)
+        owner_url = make_url(url_as(url, "prosync_plain_owner"))
         said = migrate.upgrade(url=owner_url.render_as_string(hide_password=False))
         assert any("refused event triggers to prosync_plain_owner" in w for w in said), said
         engine = create_engine(sqlalchemy_url(owner_url.render_as_string(hide_password=False)))
