@@ -345,7 +345,9 @@ class S3Storage(ObjectStore):
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"]
+            return _Body(
+                self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"], self.bucket
+            )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 raise NotFound("The file is missing from storage; run `prosync reconcile`.") from error
@@ -392,6 +394,40 @@ class S3Storage(ObjectStore):
             },
             ExpiresIn=self.url_seconds,
         )
+
+
+class _Body(io.RawIOBase):
+    """An S3 object's body whose reads fail as StorageUnavailable when the store stops sending part-way
+    (botocore raises its own errors there, which no caller of `open` would know to catch)."""
+
+    def __init__(self, body, bucket: str):
+        super().__init__()
+        self._body = body
+        self._bucket = bucket
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            return self._body.read(None if size is None or size < 0 else size)
+        except (BotoCoreError, OSError) as error:
+            log.warning("S3 read of an object in %s stopped: %s", self._bucket, error)
+            raise StorageUnavailable(
+                f"The object store stopped sending the file part-way (bucket {self._bucket}: "
+                f"{type(error).__name__}). Nothing was changed; try again."
+            ) from error
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._body.close()
+        super().close()
 
 
 def make_store(code: str, provider: str, settings: Settings | None = None) -> ObjectStore:
