@@ -97,12 +97,9 @@ def sign_in(
     Returns instead of raising, so the caller commits the audit row of a failure too.
     """
     key = (login or "").strip().lower()[:254]
+    # Past row-level security (revision 0014): failures name no project and no signed-in user.
     failures = conn.execute(
-        text(
-            "select count(*) from audit.audit_log where action = 'sign_in_failed'"
-            ' and record_id = :key and "timestamp" > now() - :window'
-        ),
-        {"key": key, "window": THROTTLE_WINDOW},
+        text("select audit.recent_sign_in_failures(:key, :window)"), {"key": key, "window": THROTTLE_WINDOW}
     ).scalar_one()
     if failures >= THROTTLE_FAILURES:
         _event(conn, "sign_in_throttled", key, user_agent, ip_address)

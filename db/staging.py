@@ -522,16 +522,9 @@ def drop_stale_claims(conn: Connection, *, older_than: timedelta) -> int:
 
 
 def content_in_use(conn: Connection, *, checksum: str) -> bool:
-    """True while any document or staged file still refers to the content."""
-    return bool(
-        conn.execute(
-            text(
-                "select exists (select 1 from documents.document_registry where checksum = :c)"
-                " or exists (select 1 from staging.documents_ingest where checksum = :c)"
-            ),
-            {"c": checksum},
-        ).scalar_one()
-    )
+    """True while any document or staged file, of any project, still refers to the content (past
+    row-level security, revision 0014: the acting user sees only their own projects' rows)."""
+    return bool(conn.execute(text("select documents.content_in_use(:c)"), {"c": checksum}).scalar_one())
 
 
 def purge(conn: Connection, *, ingest_id: int) -> tuple[StagedFile, bool]:

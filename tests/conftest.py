@@ -84,7 +84,9 @@ def engine(database_url) -> Iterator[Engine]:
 
 @pytest.fixture
 def conn(engine) -> Iterator[Connection]:
-    """A connection inside a transaction that is rolled back after the test."""
+    """A connection inside a transaction that is rolled back after the test: the owner, as psql
+    would be; inside `acting(conn, user)` it is the dashboard's prosync_app, under row-level
+    security, as the running application is."""
     with engine.connect() as connection:
         outer = connection.begin()
         try:
@@ -97,15 +99,19 @@ def conn(engine) -> Iterator[Connection]:
 
 @contextmanager
 def acting(conn: Connection, user: User | None):
-    """Run the block as `user` (None: as the command line), in a savepoint.
+    """Run the block as `user` (None: as the command line), in a savepoint. A user's block runs as
+    the prosync_app role, whose rows row-level security limits; the command line's as the owner.
 
     A refused write rolls back to the savepoint, as the application's transaction would roll
     back, so a test can go on checking what was (not) written.
     """
     previous = (conn.info.get("actor_id"), conn.info.get("system"))
+    role = conn.execute(text("select current_user")).scalar_one()
     savepoint = conn.begin_nested()
     set_actor(conn, None if user is None else user.id)
     conn.info["system"] = user is None
+    # The command line holds the owner's credentials; a signed-in user's work runs as prosync_app.
+    conn.execute(text("reset role" if user is None else "set local role prosync_app"))
     try:
         yield conn
     except BaseException:
@@ -118,6 +124,8 @@ def acting(conn: Connection, user: User | None):
             savepoint.commit()
     finally:
         conn.info["actor_id"], conn.info["system"] = previous
+        if conn.in_transaction() and not _aborted(conn):
+            conn.execute(text(f"set local role {role}"))
         if conn.in_transaction() and previous[0] is not None:
             set_actor(conn, previous[0])
 
@@ -172,7 +180,9 @@ def make_staged(conn: Connection, *, project: Project, uploader: User, **fields)
 
 
 def count(conn: Connection, sql: str, **params) -> int:
-    return conn.execute(text(sql), params).scalar_one()
+    """A count as the owner sees it (every row, whoever is acting): the test's own view."""
+    with acting(conn, None):
+        return conn.execute(text(sql), params).scalar_one()
 
 
 DEMO_STORAGE: dict[str, str] = {}  # demo database URL -> its local objects folder

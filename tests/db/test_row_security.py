@@ -496,3 +496,24 @@ def _index_names(node: dict, world) -> set[str]:
             {"names": [f"%{name}" for name in found]},
         ).all()
     return found | {parent.relname for parent in parents}
+
+
+def test_sign_in_is_throttled_when_the_app_runs_as_prosync_app(world):
+    """Throttling counts a login's failures in the audit log, whose rows name no project and no
+    signed-in user: as prosync_app they are hidden, so the count goes through the owner's
+    audit.recent_sign_in_failures (revision 0014). Before it, nothing was ever throttled."""
+    from db import sessions
+
+    messages = []
+    for _ in range(sessions.THROTTLE_FAILURES + 1):
+        with transaction(actor_id=None, engine=world.app) as conn:
+            outcome = sessions.sign_in(
+                conn,
+                login="carol@rls.example.com",
+                password="not her password",
+                user_agent="t",
+                ip_address=None,
+            )
+        messages.append(outcome.message)
+    assert all("not correct" in m for m in messages[:-1])
+    assert "Too many failed sign-ins" in messages[-1]

@@ -22,6 +22,7 @@ def _ddl_rows(conn, name: str):
 def test_create_alter_comment_and_drop_are_recorded_with_who_and_what(conn):
     ops_user = make_user(conn, roles=("ops",))
     with acting(conn, ops_user):
+        conn.execute(text("reset role"))  # an operator's psql session that says who they are
         conn.execute(text("create table public.ddl_probe (id int)"))
         conn.execute(text("alter table public.ddl_probe add column note text"))
         conn.execute(text("comment on table public.ddl_probe is $$password 'hunter2' is not kept$$"))
