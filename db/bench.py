@@ -262,7 +262,8 @@ def _actor(ctx: Context, who: str) -> int:
     return {"lead": ctx.lead_id, "admin": ctx.admin_id, "ops": ctx.ops_id}[who]
 
 
-def _percentile(values: list[float], fraction: float) -> float:
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile (0.95: the p95 the benchmark and the load run print)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))]
 
@@ -301,7 +302,7 @@ def time_case(engine: Engine, ctx: Context, case: Case, runs: int) -> Timing:
         label=case.label,
         target_ms=case.target_ms,
         median_ms=statistics.median(samples),
-        p95_ms=_percentile(samples, 0.95),
+        p95_ms=percentile(samples, 0.95),
         rows=_rows(result),
         partitions=partitions,
         pruned=pruned,
@@ -758,7 +759,7 @@ def measure_renders(report: Report, *, progress: Callable[[str], None] = lambda 
         report.renders.append(
             Timing(
                 screen=title, label="first complete render in Chromium", target_ms=2000,
-                median_ms=statistics.median(ms), p95_ms=_percentile(ms, 0.95), rows=None,
+                median_ms=statistics.median(ms), p95_ms=percentile(ms, 0.95), rows=None,
                 partitions="", pruned=None, indexes=[], index_used=None,
             )
         )  # fmt: skip

@@ -25,6 +25,11 @@ def _text(value: str, what: str) -> str:
     return value.strip()
 
 
+def _colour(color: str | None) -> str | None:
+    """A tag colour as stored: lowercase, or None for none (an empty string is none too)."""
+    return None if color is None else _text(color, "colour").lower() or None
+
+
 def list_tags(conn: Connection) -> list[Tag]:
     """Every tag, by category then name."""
     rows = conn.execute(text(f"select {_COLUMNS} from projects.tag_reference order by category, lower(name)"))
@@ -46,7 +51,7 @@ def create_tag(
                 "name": _text(name, "tag name"),
                 "category": _text(category, "category").lower(),
                 "description": _text(description, "description"),
-                "color": _text(color, "colour").lower() or None if color is not None else None,
+                "color": _colour(color),
             },
         ).one()
     return Tag(**row._mapping)
@@ -77,7 +82,7 @@ def update_tag(
                 "name": None if name is None else _text(name, "tag name"),
                 "category": None if category is None else _text(category, "category").lower(),
                 "description": None if description is None else _text(description, "description"),
-                "color": _text(color, "colour").lower() or None if color is not None else None,
+                "color": _colour(color),
             },
         ).one_or_none()
     if row is None:

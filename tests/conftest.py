@@ -185,6 +185,29 @@ def count(conn: Connection, sql: str, **params) -> int:
         return conn.execute(text(sql), params).scalar_one()
 
 
+def plan_indexes(conn: Connection, sql: str, **params) -> set[str]:
+    """Index names the plan uses, each partition's index named by its partitioned parent."""
+    conn.execute(text("set local enable_seqscan = off"))
+    plan = conn.execute(text("explain (format json) " + sql), params).scalar_one()
+    conn.execute(text("set local enable_seqscan = on"))
+    found, stack = set(), [plan[0]["Plan"]]
+    while stack:
+        node = stack.pop()
+        if "Index Name" in node:
+            found.add(node["Index Name"])
+        stack.extend(node.get("Plans", []))
+    parents = conn.execute(
+        text(
+            "select coalesce(p.relname, c.relname) from pg_class c"
+            " left join pg_inherits i on i.inhrelid = c.oid"
+            " left join pg_class p on p.oid = i.inhparent"
+            " where c.relname = any(:names)"
+        ),
+        {"names": list(found)},
+    ).scalars()
+    return set(parents)
+
+
 DEMO_STORAGE: dict[str, str] = {}  # demo database URL -> its local objects folder
 
 

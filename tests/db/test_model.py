@@ -9,7 +9,7 @@ from db import access, documents, partitions, projects, staging, tags, users
 from db.engine import set_actor
 from db.errors import Conflict, DuplicateContent, InvalidInput, PermissionDenied
 from db.types import NewStagedFile
-from tests.conftest import acting, count, make_checksum, make_project, make_staged, make_user
+from tests.conftest import acting, count, make_checksum, make_project, make_staged, make_user, plan_indexes
 
 
 def _approved_document(conn, project, reviewer, uploader):
@@ -474,29 +474,6 @@ def test_project_totals_are_not_recounted_while_fresh_and_not_for_anonymous_call
 # --- named indexes are used by their queries ---------------------------------------------------------
 
 
-def _plan(conn, sql, **params):
-    """Index names the plan uses, each partition's index named by its partitioned parent."""
-    conn.execute(text("set local enable_seqscan = off"))
-    plan = conn.execute(text("explain (format json) " + sql), params).scalar_one()
-    conn.execute(text("set local enable_seqscan = on"))
-    found, stack = set(), [plan[0]["Plan"]]
-    while stack:
-        node = stack.pop()
-        if "Index Name" in node:
-            found.add(node["Index Name"])
-        stack.extend(node.get("Plans", []))
-    parents = conn.execute(
-        text(
-            "select coalesce(p.relname, c.relname) from pg_class c"
-            " left join pg_inherits i on i.inhrelid = c.oid"
-            " left join pg_class p on p.oid = i.inhparent"
-            " where c.relname = any(:names)"
-        ),
-        {"names": list(found)},
-    ).scalars()
-    return set(parents)
-
-
 def test_named_indexes_serve_their_queries(conn):
     owner = make_user(conn)
     project = make_project(conn, owner=owner)
@@ -544,20 +521,20 @@ def test_named_indexes_serve_their_queries(conn):
     conn.execute(
         text("analyze documents.documents, staging.documents_ingest, projects.project_access, users.users")
     )
-    plan = _plan(
+    plan = plan_indexes(
         conn,
         "select id from documents.documents where project_id = :p"
         " order by uploaded_at desc, id desc limit 50",
         p=project.id,
     )
     assert "idx_documents_project_date" in plan
-    plan = _plan(
+    plan = plan_indexes(
         conn,
         "select id from staging.documents_ingest where checksum = :c and status = 'pending'",
         c=make_checksum(),
     )
     assert "idx_documents_ingest_checksum" in plan
-    plan = _plan(
+    plan = plan_indexes(
         conn,
         "select project_id from projects.project_access where user_id = :u and role = 'owner'",
         u=owner.id,

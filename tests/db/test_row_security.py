@@ -17,7 +17,7 @@ from db import access, documents, migrate, ops, projects, staging, tags, users
 from db._sql import domain_errors
 from db.engine import set_actor, sqlalchemy_url, system_transaction, transaction, url_as
 from db.errors import NotFound, PermissionDenied
-from tests.conftest import create_database, make_checksum
+from tests.conftest import create_database, make_checksum, plan_indexes
 
 # Every table and view that holds a project's rows, and the column that names the project.
 SCOPED = {
@@ -467,35 +467,12 @@ def test_name_search_under_row_security_still_uses_its_trigram_index(world):
     so, else the search reads every document (1.7 s instead of 2 ms at a million)."""
     conn = _as(world, world.app, "alice")
     try:
-        conn.execute(text("set local enable_seqscan = off"))
-        plan = conn.execute(
-            text(
-                "explain (format json) select id from documents.documents"
-                " where name ilike '%a-1%' and deleted_at is null"
-            )
-        ).scalar_one()
+        indexes = plan_indexes(
+            conn, "select id from documents.documents where name ilike '%a-1%' and deleted_at is null"
+        )
     finally:
         conn.close()
-    assert "documents_name_trgm_idx" in _index_names(plan[0]["Plan"], world)
-
-
-def _index_names(node: dict, world) -> set[str]:
-    """Index names in a plan, each partition's index named by its partitioned parent."""
-    found, stack = set(), [node]
-    while stack:
-        node = stack.pop()
-        if "Index Name" in node:
-            found.add(node["Index Name"])
-        stack.extend(node.get("Plans", []))
-    with world.owner_engine.connect() as conn:
-        parents = conn.execute(
-            text(
-                "select i.inhrelid::regclass::text as child, p.relname from pg_inherits i"
-                " join pg_class p on p.oid = i.inhparent where i.inhrelid::regclass::text like any(:names)"
-            ),
-            {"names": [f"%{name}" for name in found]},
-        ).all()
-    return found | {parent.relname for parent in parents}
+    assert "documents_name_trgm_idx" in indexes
 
 
 def test_sign_in_is_throttled_when_the_app_runs_as_prosync_app(world):
