@@ -7,7 +7,15 @@ from contextlib import contextmanager
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from db.errors import Conflict, DatabaseUnavailable, DuplicateContent, InvalidInput, NotFound, ProSyncError
+from db.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    DuplicateContent,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ProSyncError,
+)
 
 # Constraint name -> what a person should be told. Unlisted constraints get a generic message.
 CONSTRAINT_MESSAGES: Mapping[str, tuple[type[ProSyncError], str]] = {
@@ -128,6 +136,8 @@ def domain_errors(default: str = "The change was refused by the database.") -> I
                 "The connection to the database was lost and the change was not confirmed:"
                 " reload to see what was saved, then try again."
             ) from error
+        if sqlstate == "42501":  # a row-level security policy (or a grant) refused the row
+            raise PermissionDenied("Your role in this project does not allow this change.") from error
         if sqlstate.startswith("22"):  # data exception: out of range, bad encoding, bad json
             raise InvalidInput("A value is out of range or malformed.") from error
         if sqlstate == "23514":

@@ -387,7 +387,7 @@ INSERT_MANY = (
 
 
 def measure_writes(
-    engine: Engine, ctx: Context, *, owner_engine: Engine, single: int = 600, bulk: int = 40
+    engine: Engine, ctx: Context, *, owner_engine: Engine, single: int = 2000, bulk: int = 40
 ) -> list[Ratio]:
     """Throughput of audited writes over the same writes with the audit triggers off."""
     with transaction(actor_id=None, engine=owner_engine) as conn:

@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from db import access, documents, partitions, projects, staging, tags, users
 from db.engine import set_actor
-from db.errors import Conflict, DuplicateContent, InvalidInput, PermissionDenied
+from db.errors import Conflict, DuplicateContent, InvalidInput, NotFound, PermissionDenied
 from db.types import NewStagedFile
 from tests.conftest import acting, count, make_checksum, make_project, make_staged, make_user, plan_indexes
 
@@ -164,6 +164,28 @@ def test_viewer_cannot_upload_or_review(conn):
     staged = make_staged(conn, project=project, uploader=owner)
     with acting(conn, viewer), pytest.raises(PermissionDenied):
         staging.approve(conn, ingest_id=staged.id)
+
+
+def test_a_soft_deleted_project_takes_no_writes_until_restored(conn):
+    # The row-level security policies check permissions, not a project's lifecycle: this rule is
+    # the data-access layer's alone (docs/security.md).
+    owner = make_user(conn)
+    project = make_project(conn, owner=owner)
+    staged = make_staged(conn, project=project, uploader=owner)
+    with acting(conn, owner):
+        projects.soft_delete_project(conn, project_id=project.id)
+    with acting(conn, owner), pytest.raises(NotFound):  # its staged files are out of every view
+        staging.approve(conn, ingest_id=staged.id)
+    with pytest.raises(PermissionDenied):
+        make_staged(conn, project=project, uploader=owner)
+    with acting(conn, owner), pytest.raises(PermissionDenied):
+        projects.update_project(conn, project_id=project.id, description="while deleted")
+    assert (
+        count(conn, "select count(*) from staging.documents_ingest where project_id = :p", p=project.id) == 1
+    )
+    with acting(conn, owner):
+        projects.restore_project(conn, project_id=project.id)
+        assert staging.approve(conn, ingest_id=staged.id).project_id == project.id
 
 
 def test_non_member_sees_nothing_of_a_project(conn):
@@ -665,7 +687,8 @@ def test_a_remembered_permission_is_forgotten_when_access_changes_or_rolls_back(
     with acting(conn, member):
         assert access.project_role(conn, project_id=project.id).role == "contributor"
         savepoint = conn.begin_nested()
-        conn.execute(revoke, {"p": project.id, "u": member.id})
+        with acting(conn, None):  # a contributor may not remove members, themselves included
+            conn.execute(revoke, {"p": project.id, "u": member.id})
         assert access.project_role(conn, project_id=project.id) is None, "seen by the very next check"
         savepoint.rollback()
         assert access.project_role(conn, project_id=project.id).role == "contributor"

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from db import access, documents, migrate, ops, projects, staging, tags, users
 from db._sql import domain_errors
 from db.engine import set_actor, sqlalchemy_url, system_transaction, transaction, url_as
-from db.errors import NotFound, PermissionDenied
+from db.errors import Conflict, NotFound, PermissionDenied
 from tests.conftest import create_database, make_checksum, plan_indexes
 
 # Every table and view that holds a project's rows, and the column that names the project.
@@ -298,6 +298,176 @@ def test_rows_cannot_be_moved_into_a_project_one_is_not_a_member_of(world):
         assert state == "42501"
     finally:
         bob.close()
+
+
+# Within a project, each write needs the role's permission (revision 0015). Project C has a member
+# of every role; each statement below names C's rows directly, as a data-access function that
+# skipped its permission check would, and is let through exactly when the role table says so.
+ROLES = ("owner", "maintainer", "reviewer", "contributor", "viewer")
+ROLE_WRITES = [
+    ("can_edit_project", "update projects.projects set description = 'edited' where id = :c"),
+    ("can_tag", "insert into projects.project_tag (project_id, tag_id) values (:c, :other_tag)"),
+    ("can_tag", "delete from projects.project_tag where project_id = :c"),
+    (
+        "can_review",
+        "insert into documents.documents (project_id, name, mime_type, checksum)"
+        " values (:c, 'planted.pdf', 'application/pdf', :fresh)",
+    ),
+    (
+        "can_delete",
+        "update documents.documents set deleted_at = now(), deleted_by = :me where project_id = :c",
+    ),
+    (
+        "can_upload",
+        "insert into staging.documents_ingest (project_id, original_name, detected_mime, checksum)"
+        " values (:c, 'planted.pdf', 'application/pdf', :fresh)",
+    ),
+    ("can_review", "update staging.documents_ingest set reviewer_notes = 'seen' where project_id = :c"),
+    ("can_review", "delete from staging.documents_ingest where project_id = :c and status = 'rejected'"),
+]
+
+
+@pytest.fixture(scope="module")
+def team(world):
+    """Project C with one member of each role, a tag, a document, a rejected and a pending file."""
+    with system_transaction(engine=world.owner_engine) as conn:
+        for role in ROLES:
+            world.users[role] = users.create_user(
+                conn,
+                login=f"{role}@rls.example.com",
+                display_name=role.title(),
+                password=f"{role}-password-long",
+            )
+        flags = {
+            r.role: r._mapping
+            for r in conn.execute(text("select * from projects.access_role_reference")).all()
+        }
+        fresh = make_checksum()
+        conn.execute(
+            text(
+                "insert into documents.contents (checksum, size_bytes, storage_code, object_key)"
+                " values (:c, 1, 'local', 'sha256/' || :c)"
+            ),
+            {"c": fresh},
+        )
+    with transaction(actor_id=world.users["admin"].id, engine=world.owner_engine) as conn:
+        other_tag = tags.create_tag(conn, name="Row security, other", category="Test")
+    with transaction(actor_id=world.users["owner"].id, engine=world.owner_engine) as conn:
+        c = projects.create_project(conn, name="Row security C")
+        for role in ROLES[1:]:
+            access.grant_access(conn, project_id=c.id, user_id=world.users[role].id, role=role)
+        tags.tag_project(conn, project_id=c.id, tag_id=world.tag.id)
+        staged = [_stage(conn, c.id, f"C-{n}.pdf") for n in range(3)]
+        document = staging.approve(conn, ingest_id=staged[0].id)
+        staging.reject(conn, ingest_id=staged[1].id, reason="not this one")
+    return {
+        "c": c.id,
+        "other_tag": other_tag.id,
+        "fresh": fresh,
+        "flags": flags,
+        "document": document.id,
+        "pending": staged[2].id,
+    }
+
+
+def _params(sql: str, **given) -> dict:
+    return {k: v for k, v in given.items() if f":{k}" in sql}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_write_needs_the_roles_permission(world, team, role):
+    conn = _as(world, world.app, role)
+    given = {**team, "me": world.users[role].id}
+    tried = 0
+    try:
+        for permission, sql in ROLE_WRITES:
+            allowed = team["flags"][role][permission]
+            savepoint = conn.begin_nested()
+            try:
+                changed = conn.execute(text(sql), _params(sql, **given)).rowcount
+                refused = None
+            except DBAPIError as error:
+                changed, refused = 0, error.orig.sqlstate
+            savepoint.rollback()
+            if allowed:
+                assert refused is None and changed >= 1, f"{role} may ({permission}): {sql}"
+            else:
+                assert changed == 0, f"{role} may not ({permission}) but changed rows: {sql}"
+                assert refused in (None, "42501"), f"{role}: {sql} refused with {refused}, not by a policy"
+                if sql.startswith("insert"):
+                    assert refused == "42501", f"{role} may not ({permission}): {sql}"
+            tried += 1
+    finally:
+        conn.close()
+    assert tried == len(ROLE_WRITES)
+
+
+def test_memberships_are_written_only_below_ones_own_rank(world, team):
+    ids = {name: u.id for name, u in world.users.items()}
+    maintainer, reviewer, viewer = (_as(world, world.app, r) for r in ("maintainer", "reviewer", "viewer"))
+    c = team["c"]
+    promote = "update projects.project_access set role = :r where project_id = :c and user_id = :u"
+    add = "insert into projects.project_access (project_id, user_id, role) values (:c, :u, :r)"
+    remove = "delete from projects.project_access where project_id = :c and user_id = :u"
+    try:
+        # A maintainer manages members up to maintainer, never an owner.
+        assert _refused(maintainer, promote, r="owner", c=c, u=ids["viewer"]) == "42501"
+        assert _refused(maintainer, add, r="owner", c=c, u=ids["bob"]) == "42501"
+        assert maintainer.execute(text(remove), {"c": c, "u": ids["owner"]}).rowcount == 0
+        savepoint = maintainer.begin_nested()
+        assert maintainer.execute(text(promote), {"r": "reviewer", "c": c, "u": ids["viewer"]}).rowcount == 1
+        maintainer.execute(text(add), {"r": "maintainer", "c": c, "u": ids["bob"]})
+        savepoint.rollback()
+        # Without can_manage_access, nothing: not even promoting oneself.
+        assert _refused(reviewer, add, r="viewer", c=c, u=ids["bob"]) == "42501"
+        assert reviewer.execute(text(remove), {"c": c, "u": ids["viewer"]}).rowcount == 0
+        assert viewer.execute(text(promote), {"r": "owner", "c": c, "u": ids["viewer"]}).rowcount == 0
+    finally:
+        for conn in (maintainer, reviewer, viewer):
+            conn.close()
+    with world.owner_engine.connect() as conn:
+        roles = dict(
+            conn.execute(
+                text(
+                    "select u.login, a.role from projects.project_access a"
+                    " join users.users u on u.id = a.user_id where a.project_id = :c"
+                ),
+                {"c": c},
+            ).all()
+        )
+    assert roles == {f"{r}@rls.example.com": r for r in ROLES}
+
+
+def test_a_viewer_past_a_skipped_check_is_told_no_and_changes_nothing(world, team, monkeypatch):
+    # The data-access layer's permission checks all answer "yes": the policies still say no, and
+    # the refusal reaches the person as PermissionDenied, not as a driver error.
+    monkeypatch.setattr(access, "require_permission", lambda conn, **kw: None)
+    viewer = _as(world, world.app, "viewer")
+    try:
+        with pytest.raises(PermissionDenied):
+            _stage(viewer, team["c"], "planted.pdf")
+        viewer.rollback()
+        viewer.begin()
+        set_actor(viewer, world.users["viewer"].id)
+        # Approval locks the staged row first, and SELECT … FOR UPDATE passes through the update
+        # policy: for the viewer the row is not there to lock.
+        with pytest.raises(Conflict):
+            staging.approve(viewer, ingest_id=team["pending"])
+        viewer.rollback()
+        viewer.begin()
+        set_actor(viewer, world.users["viewer"].id)
+        document = documents.soft_delete_document(viewer, document_id=team["document"])
+        assert document.deleted_at is None, "the update reached no row"
+    finally:
+        viewer.close()
+    with world.owner_engine.connect() as conn:
+        assert (
+            conn.execute(
+                text("select status from staging.documents_ingest where id = :i"), {"i": team["pending"]}
+            ).scalar_one()
+            == "pending"
+        )
+        assert _count(conn, "staging.documents_ingest", "project_id", team["c"]) == 3
 
 
 def test_access_revoked_in_another_session_is_gone_at_the_next_statement(world):
