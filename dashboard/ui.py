@@ -13,7 +13,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from dashboard.auth_routes import SESSION_COOKIE, SIGN_IN_PATH
-from db import sessions, users
+from db import access, sessions, users
 from db.engine import database_url, get_engine, get_read_engine, read_only, transaction
 from db.errors import AuthenticationFailed, ProSyncError
 from db.settings import get_settings
@@ -165,7 +165,31 @@ def project_picker(projects: list, *, key: str, label: str = "Project"):
     ids = list(by_id)
     index = ids.index(int(wanted)) if wanted and wanted.isdigit() and int(wanted) in by_id else 0
     chosen = st.selectbox(label, ids, index=index, format_func=lambda i: by_id[i].name, key=key)
+    admin_view_notice(chosen)
     return by_id[chosen]
+
+
+def admin_view_notice(project_id: int | None) -> None:
+    """An admin opening a project they are not a member of: the project's audit trail records it
+    (the data-access layer writes at most once an hour per admin and project; this session asks
+    again after that long), and the screen says so. Without the record, no look: the page stops."""
+    user = signed_in_user()
+    if project_id is None or not user.is_admin:
+        return
+    noted = st.session_state.setdefault("admin_views", {})
+    every = access.ADMIN_VIEW_RECORDED_EVERY.total_seconds()
+    if project_id not in noted or time.monotonic() - noted[project_id][1] > every:
+        try:
+            with transaction(actor_id=user.id, engine=engine()) as conn:
+                noted[project_id] = (access.record_admin_view(conn, project_id=project_id), time.monotonic())
+        except ProSyncError as error:
+            st.error(f"Your look at this project could not be recorded, so it is not shown: {error}")
+            st.stop()
+    if noted[project_id][0]:
+        st.caption(
+            ":material/shield_person: You are not a member of this project: you see it as an"
+            " administrator, and its audit trail records that you looked."
+        )
 
 
 def human_bytes(size: float) -> str:

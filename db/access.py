@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from datetime import timedelta
 
 from sqlalchemy import Connection, Engine, event, text
 
@@ -86,6 +87,44 @@ def require_admin(conn: Connection) -> None:
     _require_actor(conn)
     if "admin" not in actor_system_roles(conn):
         raise PermissionDenied("Only an administrator can do this.")
+
+
+# How often an admin's look at a project they are not a member of is written to its audit trail.
+ADMIN_VIEW_RECORDED_EVERY = timedelta(hours=1)
+
+
+def record_admin_view(conn: Connection, *, project_id: int) -> bool:
+    """Whether the acting admin is looking at the project past its membership (row-level
+    security's admin bypass); if so, the project's own audit trail says so (action `rls_bypass`,
+    purpose `admin`), at most once per ADMIN_VIEW_RECORDED_EVERY for each admin and project.
+
+    False for a member: their own role lets them in, and nothing is written."""
+    require_admin(conn)
+    require_id(project_id, "project")
+    actor = current_actor(conn)
+    if actor is None:  # the command line holds the owner's credentials: no bypass to record
+        return False
+    if (
+        conn.execute(text("select id from projects.projects where id = :p"), {"p": project_id}).first()
+        is None
+    ):
+        raise NotFound("There is no such project.")
+    member = conn.execute(
+        text("select exists (select from projects.actor_role(:a, :p))"), {"a": actor, "p": project_id}
+    ).scalar_one()
+    if member:
+        return False
+    recorded = conn.execute(
+        text(
+            "select exists (select from audit.audit_log where project_id = :p and action = 'rls_bypass'"
+            " and actor_id = :a and context ->> 'purpose' = 'admin' and \"timestamp\" > now() - :every)"
+        ),
+        {"p": project_id, "a": actor, "every": ADMIN_VIEW_RECORDED_EVERY},
+    ).scalar_one()
+    if not recorded:
+        with domain_errors():
+            conn.execute(text("select audit.record_bypass('admin', :p, null)"), {"p": project_id})
+    return True
 
 
 def require_ops(conn: Connection) -> None:

@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard.ui import csv_download, localize, project_picker, reader
 from db import access, audit, projects
 
-ACTIONS = ["insert", "update", "soft_delete", "restore", "delete"]
+ACTIONS = ["insert", "update", "soft_delete", "restore", "delete", "rls_bypass"]
 TABLES = ["projects", "project_access", "project_tag", "documents", "documents_ingest"]
 
 st.title("Audit trail")

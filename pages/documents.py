@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.ui import (
+    admin_view_notice,
     csv_download,
     history_table,
     localize,
@@ -57,6 +58,7 @@ with st.container(border=True):
     )
     dates = c5.date_input("Uploaded between", value=(), format="YYYY-MM-DD")
     search = c6.text_input("Name contains", max_chars=200)
+admin_view_notice(project_id)
 
 start = datetime.combine(dates[0], time.min, UTC) if len(dates) >= 1 else None
 end = datetime.combine(dates[1], time.min, UTC) + timedelta(days=1) if len(dates) == 2 else None

@@ -6,6 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard.ui import (
+    admin_view_notice,
     csv_download,
     history_table,
     human_bytes,
@@ -168,6 +169,7 @@ with chart3:
 st.subheader("Project detail")
 names = dict(zip(summary.project_id, summary.project_name, strict=True))
 project_id = st.selectbox("Project", list(names), format_func=names.get, key="detail-project")
+admin_view_notice(project_id)
 with reader() as conn:
     project = projects.get_project(conn, project_id=project_id)
     role = access.project_role(conn, project_id=project_id)

@@ -584,6 +584,46 @@ def test_ops_look_past_membership_only_through_the_explain_bypass_and_it_is_audi
         lead.close()
 
 
+def test_an_admins_look_past_membership_is_recorded_once_an_hour(world):
+    def bypasses() -> int:
+        with world.owner_engine.connect() as conn:
+            return conn.execute(
+                text(
+                    "select count(*) from audit.audit_log where action = 'rls_bypass' and project_id = :b"
+                    " and actor_id = :admin and context ->> 'purpose' = 'admin'"
+                ),
+                {"b": world.b.id, "admin": world.users["admin"].id},
+            ).scalar_one()
+
+    before = bypasses()
+    for _ in range(2):  # the second look within the hour is not written again
+        with transaction(actor_id=world.users["admin"].id, engine=world.app) as conn:
+            assert access.record_admin_view(conn, project_id=world.b.id) is True
+    assert bypasses() == before + 1
+    with transaction(actor_id=world.users["bob"].id, engine=world.app) as conn:
+        assert (
+            conn.execute(  # in project B's own trail, which its members read
+                text("select count(*) from audit.audit_log where action = 'rls_bypass' and project_id = :b"),
+                {"b": world.b.id},
+            ).scalar_one()
+            == before + 1
+        )
+        with pytest.raises(PermissionDenied):
+            access.record_admin_view(conn, project_id=world.b.id)
+    # An admin who is a member passes by their membership: nothing to record.
+    with transaction(actor_id=world.users["bob"].id, engine=world.owner_engine) as conn:
+        access.grant_access(conn, project_id=world.b.id, user_id=world.users["admin"].id, role="viewer")
+    try:
+        with transaction(actor_id=world.users["admin"].id, engine=world.app) as conn:
+            assert access.record_admin_view(conn, project_id=world.b.id) is False
+            with pytest.raises(NotFound):
+                access.record_admin_view(conn, project_id=10**12)
+    finally:
+        with transaction(actor_id=world.users["bob"].id, engine=world.owner_engine) as conn:
+            access.revoke_access(conn, project_id=world.b.id, user_id=world.users["admin"].id)
+    assert bypasses() == before + 1
+
+
 def test_ops_see_audit_rows_that_name_no_project_and_members_see_their_own(world):
     ops_conn, alice = _as(world, world.app, "ops"), _as(world, world.app, "alice")
     try:

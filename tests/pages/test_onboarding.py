@@ -175,3 +175,32 @@ def test_the_recount_is_skipped_until_something_the_totals_count_is_written(demo
     finally:
         with transaction(actor_id=lead) as conn:
             projects.update_project(conn, project_id=project, description=description)
+
+
+def test_an_admin_outside_a_project_is_told_and_the_look_is_audited_once(demo_rw_env):
+    project_id = scalar("select id from projects.projects where name = 'Apollo Onboarding'")
+    looks = (
+        "select count(*) from audit.audit_log a join users.users u on u.id = a.actor_id"
+        " where a.action = 'rls_bypass' and a.project_id = :p and u.login = 'admin@example.com'"
+    )
+    before = scalar(looks, p=project_id)
+    at = run_page("onboarding", "admin@example.com")
+    at.selectbox(key="detail-project").select(project_id)
+    at.run()
+    assert not at.exception and not at.error
+    assert any("you see it as an administrator" in c.value for c in at.caption)
+    at.run()  # a rerun (any widget) does not write again
+    assert scalar(looks, p=project_id) == before + 1
+    # A member sees no such notice and leaves no such row.
+    lead = run_page("onboarding", "lead@example.com")
+    lead.selectbox(key="detail-project").select(project_id)
+    lead.run()
+    assert not any("as an administrator" in c.value for c in lead.caption)
+    assert scalar(looks, p=project_id) == before + 1
+    # The project's members find the look in its audit trail.
+    trail = run_page("audit_trail", "lead@example.com", query={"project": str(project_id)})
+    by_label(trail.selectbox, "Action").select("rls_bypass")
+    trail.run()
+    assert not trail.exception
+    shown = trail.dataframe[0].value
+    assert set(shown.action) == {"rls_bypass"} and "admin@example.com" in set(shown.actor_login)
