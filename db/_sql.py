@@ -136,7 +136,9 @@ def domain_errors(default: str = "The change was refused by the database.") -> I
                 "The connection to the database was lost and the change was not confirmed:"
                 " reload to see what was saved, then try again."
             ) from error
-        if sqlstate == "42501":  # a row-level security policy (or a grant) refused the row
+        # A row-level security policy refused the row. (A missing grant has the same SQLSTATE but
+        # is a deployment's fault, not the person's: it goes on up as it is.)
+        if sqlstate == "42501" and "row-level security" in str(error.orig):
             raise PermissionDenied("Your role in this project does not allow this change.") from error
         if sqlstate.startswith("22"):  # data exception: out of range, bad encoding, bad json
             raise InvalidInput("A value is out of range or malformed.") from error

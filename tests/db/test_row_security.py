@@ -535,6 +535,26 @@ def test_the_app_role_has_no_ddl_no_truncate_and_cannot_touch_the_audit_log(worl
         conn.close()
 
 
+def test_only_a_policys_refusal_becomes_permission_denied(world):
+    # A policy's refusal is the person's (their role); a missing grant is the deployment's and
+    # must not be dressed up as the person's.
+    conn = _as(world, world.app, "carol")  # a viewer of A
+    try:
+        savepoint = conn.begin_nested()
+        with pytest.raises(PermissionDenied, match="Your role in this project"), domain_errors():
+            conn.execute(
+                text("insert into projects.project_tag (project_id, tag_id) values (:a, :t)"),
+                {"a": world.a.id, "t": world.tag.id},
+            )
+        savepoint.rollback()
+        savepoint = conn.begin_nested()
+        with pytest.raises(DBAPIError, match="permission denied for table audit_log"), domain_errors():
+            conn.execute(text("delete from audit.audit_log"))
+        savepoint.rollback()
+    finally:
+        conn.close()
+
+
 def test_the_read_only_role_reads_but_never_writes_nor_sees_secrets(world):
     conn = _as(world, world.readonly, "alice")
     try:
