@@ -50,6 +50,12 @@ trail["day"] = trail["timestamp"].dt.floor("D")
 timeline = trail.groupby(["day", "action"]).size().reset_index(name="events")
 figure = px.bar(timeline, x="day", y="events", color="action", height=260)
 figure.update_layout(margin=dict(l=0, r=0, t=10, b=0), legend_title_text="")
+# A bar is a day wide and the axis spans the chosen period: with events on one day only, plotly
+# would otherwise stretch that day across fractions of a millisecond.
+figure.update_traces(width=86_400_000 * 0.8)
+figure.update_xaxes(tickformat="%b %d")
+if since is not None:
+    figure.update_xaxes(range=[since, datetime.now(UTC) + timedelta(days=1)])
 st.plotly_chart(figure, width="stretch")
 
 shown = trail[["id", "timestamp", "actor_login", "action", "table_name", "record_id", "changed_columns"]]
@@ -68,7 +74,8 @@ event = st.dataframe(
         "changed_columns": st.column_config.ListColumn("Changed"),
     },
 )
-st.caption(f"{len(trail):,} events, newest first" + (" (limit reached)" if len(trail) == limit else ""))
+events = f"{len(trail):,} event" + ("" if len(trail) == 1 else "s")
+st.caption(f"{events}, newest first" + (" (limit reached)" if len(trail) == limit else ""))
 csv_download(trail.drop(columns=["day"]), f"audit-{project.name}", key="audit-csv")
 
 if event.selection.rows:
