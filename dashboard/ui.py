@@ -180,7 +180,7 @@ def admin_view_notice(project_id: int | None) -> None:
     every = access.ADMIN_VIEW_RECORDED_EVERY.total_seconds()
     if project_id not in noted or time.monotonic() - noted[project_id][1] > every:
         try:
-            with transaction(actor_id=user.id, engine=engine()) as conn:
+            with unit()() as conn:  # a write, on the primary
                 noted[project_id] = (access.record_admin_view(conn, project_id=project_id), time.monotonic())
         except ProSyncError as error:
             st.error(f"Your look at this project could not be recorded, so it is not shown: {error}")

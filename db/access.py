@@ -104,14 +104,15 @@ def record_admin_view(conn: Connection, *, project_id: int) -> bool:
     actor = current_actor(conn)
     if actor is None:  # the command line holds the owner's credentials: no bypass to record
         return False
-    if (
-        conn.execute(text("select id from projects.projects where id = :p"), {"p": project_id}).first()
-        is None
-    ):
-        raise NotFound("There is no such project.")
     member = conn.execute(
-        text("select exists (select from projects.actor_role(:a, :p))"), {"a": actor, "p": project_id}
-    ).scalar_one()
+        text(
+            "select exists (select from projects.actor_role(:a, p.id))"
+            " from projects.projects p where p.id = :p"
+        ),
+        {"a": actor, "p": project_id},
+    ).scalar_one_or_none()
+    if member is None:
+        raise NotFound("There is no such project.")
     if member:
         return False
     recorded = conn.execute(

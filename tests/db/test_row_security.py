@@ -282,20 +282,9 @@ def test_a_non_member_cannot_write_another_projects_rows(world, table):
 def test_rows_cannot_be_moved_into_a_project_one_is_not_a_member_of(world):
     bob = _as(world, world.app, "bob")
     try:
-        state = _refused(
-            bob,
-            "update documents.documents set project_id = :a where project_id = :b",
-            a=world.a.id,
-            b=world.b.id,
-        )
-        assert state == "42501"
-        state = _refused(
-            bob,
-            "update staging.documents_ingest set project_id = :a where project_id = :b",
-            a=world.a.id,
-            b=world.b.id,
-        )
-        assert state == "42501"
+        for table in ("documents.documents", "staging.documents_ingest"):
+            move = f"update {table} set project_id = :a where project_id = :b"
+            assert _refused(bob, move, a=world.a.id, b=world.b.id) == "42501", table
     finally:
         bob.close()
 
