@@ -55,6 +55,7 @@ screens = {
 }
 if {"ops", "admin"} & set(user.system_roles):
     screens["Operations"] = [st.Page(PAGES / "ops.py", title="Ops", icon=":material/monitor_heart:")]
+screens["You"] = [st.Page(PAGES / "account.py", title="Your account", icon=":material/person:")]
 if user.is_admin:
     screens["Administration"] = [
         st.Page(PAGES / "users.py", title="Users and sessions", icon=":material/manage_accounts:"),

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from dashboard.auth_routes import SESSION_COOKIE, SIGN_IN_PATH
 from db import access, sessions, users
-from db.engine import database_url, get_engine, get_read_engine, read_only, transaction
+from db.engine import database_url, get_engine, get_read_engine, read_only, set_actor, transaction
 from db.errors import AuthenticationFailed, ProSyncError
 from db.settings import get_settings
 from db.types import Session, User
@@ -61,6 +61,7 @@ def resolve_visitor(token: str | None) -> SignedIn | str:
     try:
         with transaction(actor_id=None, engine=engine()) as conn:
             session = sessions.resolve_session(conn, token=token)
+            set_actor(conn, session.user_id)  # the sessions policy: a session is touched by its own user
             sessions.touch_session(conn, session_id=session.id)  # at most once a minute
             user = users.get_user(conn, user_id=session.user_id)
     except AuthenticationFailed as error:

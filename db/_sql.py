@@ -136,6 +136,11 @@ def domain_errors(default: str = "The change was refused by the database.") -> I
                 "The connection to the database was lost and the change was not confirmed:"
                 " reload to see what was saved, then try again."
             ) from error
+        # ProSync's own functions refuse with a message for the person (revision 0016): PS403 for
+        # "not allowed", PS400 for bad input.
+        if sqlstate in ("PS403", "PS400"):
+            message = getattr(getattr(error.orig, "diag", None), "message_primary", None) or default
+            raise (PermissionDenied if sqlstate == "PS403" else InvalidInput)(message) from error
         # A row-level security policy refused the row. (A missing grant has the same SQLSTATE but
         # is a deployment's fault, not the person's: it goes on up as it is.)
         if sqlstate == "42501" and "row-level security" in str(error.orig):

@@ -240,12 +240,12 @@ def import_document(
     if not isinstance(uploaded_at, datetime) or uploaded_at.tzinfo is None:
         raise InvalidInput("The upload date must be a date and time with a time zone.")
     with domain_errors():
-        conn.execute(
-            text(
-                "insert into documents.contents (checksum, size_bytes, storage_code, object_key)"
-                " values (:c, :size, :storage, :key) on conflict (checksum) do nothing"
-            ),
-            {"c": checksum, "size": size_bytes, "storage": storage_code, "key": object_key},
+        store_contents(
+            conn,
+            checksums=[checksum],
+            sizes=[size_bytes],
+            storage_codes=[storage_code],
+            object_keys=[object_key],
         )
         document_id = conn.execute(
             text(
@@ -315,3 +315,34 @@ def list_filetypes(conn: Connection) -> pd.DataFrame:
         ),
         conn,
     )
+
+
+def store_contents(
+    conn: Connection,
+    *,
+    checksums: Sequence[str],
+    sizes: Sequence[int],
+    storage_codes: Sequence[str],
+    object_keys: Sequence[str],
+) -> dict:
+    """Record where these contents are stored (those not recorded yet); checksum -> the recorded row
+    (size, store, key), new or already there. Through documents.store_contents (revision 0016):
+    prosync_app does not write documents.contents itself, and a member may only record the
+    content-addressed key."""
+    rows = conn.execute(
+        text(
+            "select * from documents.store_contents(cast(:c as text[]), cast(:size as bigint[]),"
+            " cast(:storage as text[]), cast(:key as text[]))"
+        ),
+        {"c": list(checksums), "size": list(sizes), "storage": list(storage_codes), "key": list(object_keys)},
+    )
+    return {r.checksum: r for r in rows}
+
+
+def stored_contents(conn: Connection, *, checksums: Sequence[str]) -> dict:
+    """checksum -> (storage_code, object_key) of the contents among these already recorded, in any
+    project (an upload of known bytes reuses their object)."""
+    rows = conn.execute(
+        text("select * from documents.stored_contents(cast(:cs as text[]))"), {"cs": list(checksums)}
+    )
+    return {r.checksum: r for r in rows}

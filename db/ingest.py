@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from sqlalchemy import Connection, text
 
-from db import access, previews, staging, storage
+from db import access, documents, previews, staging, storage
 from db.errors import DuplicateContent, InvalidInput, ProSyncError
 from db.filetypes import FileType, check_file, clean_file_name, load_filetypes
 from db.types import Document, NewStagedFile, StagedFile
@@ -251,11 +251,7 @@ def _check(conn: Connection, project_id: int, uploads: list[_Upload]) -> list[in
 
 def _stored_contents(conn: Connection, checksums: list[str]) -> dict:
     """checksum -> (storage_code, object_key) of the contents among these already recorded."""
-    rows = conn.execute(
-        text("select checksum, storage_code, object_key from documents.contents where checksum = any(:cs)"),
-        {"cs": checksums},
-    )
-    return {r.checksum: r for r in rows}
+    return documents.stored_contents(conn, checksums=checksums)
 
 
 def _store_object(upload: _Upload) -> None:
@@ -393,12 +389,9 @@ def purge_file(unit: Unit, *, ingest_id: int) -> Outcome:
             # between; a commit that failed after this would leave a row for reconcile to report.
             store.delete(staged.s3_key)
             store.delete(storage.preview_key(staged.checksum))
-    note = (
-        "its file was removed from storage"
-        if unused
-        else "its file stays: its content is still used elsewhere or being uploaded again"
-    )
-    return Outcome(name=staged.original_name, status="purged", message=f"purged; {note}", staged=staged)
+    # One message whether or not the bytes were kept: whether the same content is used elsewhere,
+    # perhaps in a project this person may not see, is not theirs to learn (docs/security.md).
+    return Outcome(name=staged.original_name, status="purged", message="purged", staged=staged)
 
 
 def each(ids: Iterable[int], action: Callable[[int], Outcome]) -> list[Outcome]:

@@ -205,6 +205,17 @@ def list_sessions(conn: Connection, *, user_id: int | None = None, open_only: bo
     return [Session(**r._mapping) for r in rows]
 
 
+def sign_out_other_sessions(conn: Connection, *, keep_session_id: str) -> int:
+    """End every open session of the acting user but this one (a lost laptop, a shared computer);
+    how many ended. Audited: each revocation, and one `sessions_ended` event."""
+    actor = current_actor(conn)
+    if actor is None:
+        raise AuthenticationFailed("Please sign in.")
+    return users.end_sessions(
+        conn, user_id=actor, reason="signed out from another session", keep_session=keep_session_id
+    )
+
+
 def expire_sessions(conn: Connection) -> int:
     """Mark sessions past their lifetime as revoked (housekeeping); returns how many."""
     access.require_admin(conn)

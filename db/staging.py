@@ -11,7 +11,7 @@ from sqlalchemy import Connection, text
 
 from db import access
 from db._sql import domain_errors, id_list, require_id
-from db.documents import get_documents
+from db.documents import get_documents, store_contents
 from db.engine import current_actor
 from db.errors import Conflict, DatabaseUnavailable, DuplicateContent, InvalidInput, NotFound, ProSyncError
 from db.types import Cursor, Document, NewStagedFile, Page, StagedFile
@@ -211,17 +211,14 @@ def _insert_staged(conn: Connection, project_id: int, notes: str, rows: dict, ke
         return [r[name] for r in batch]
 
     with domain_errors():
-        stored = conn.execute(
-            text(
-                "insert into documents.contents (checksum, size_bytes, storage_code, object_key)"
-                " select * from unnest(cast(:c as text[]), cast(:size as bigint[]), cast(:storage as text[]),"
-                " cast(:key as text[]))"
-                " on conflict (checksum) do update set checksum = excluded.checksum"
-                " returning checksum, size_bytes"
-            ),
-            {"c": keys, "size": column("size"), "storage": column("storage"), "key": column("key")},
-        ).all()
-        if any(s.size_bytes != rows[s.checksum]["size"] for s in stored):
+        stored = store_contents(
+            conn,
+            checksums=keys,
+            sizes=column("size"),
+            storage_codes=column("storage"),
+            object_keys=column("key"),
+        )
+        if any(s.size_bytes != rows[s.checksum]["size"] for s in stored.values()):
             raise InvalidInput("This checksum is already stored with another size: the upload is corrupt.")
         inserted = conn.execute(
             text(
@@ -505,11 +502,11 @@ def release_claims(conn: Connection, *, claim_ids: Sequence[int]) -> None:
 
 
 def claimed(conn: Connection, *, checksums: Sequence[str]) -> set[str]:
-    """The contents among these that an upload in flight has claimed."""
+    """The contents among these that an upload in flight, anyone's, has claimed (one answer past
+    row-level security, revision 0016: each user sees only their own claims)."""
     return set(
         conn.execute(
-            text("select distinct checksum from staging.upload_claims where checksum = any(:cs)"),
-            {"cs": list(checksums)},
+            text("select staging.claimed_checksums(cast(:cs as text[]))"), {"cs": list(checksums)}
         ).scalars()
     )
 
@@ -521,12 +518,6 @@ def drop_stale_claims(conn: Connection, *, older_than: timedelta) -> int:
     ).rowcount
 
 
-def content_in_use(conn: Connection, *, checksum: str) -> bool:
-    """True while any document or staged file, of any project, still refers to the content (past
-    row-level security, revision 0014: the acting user sees only their own projects' rows)."""
-    return bool(conn.execute(text("select documents.content_in_use(:c)"), {"c": checksum}).scalar_one())
-
-
 def purge(conn: Connection, *, ingest_id: int) -> tuple[StagedFile, bool]:
     """Delete a rejected staging row; True when its content is now unused and no upload in flight
     claims it (the caller then removes the object).
@@ -536,10 +527,11 @@ def purge(conn: Connection, *, ingest_id: int) -> tuple[StagedFile, bool]:
     staged = _lock(conn, ingest_id, "rejected")
     lock_content(conn, checksum=staged.checksum)
     conn.execute(text("delete from staging.documents_ingest where id = :id"), {"id": ingest_id})
-    if content_in_use(conn, checksum=staged.checksum):
-        return staged, False
     # A backup copying objects (db/backup.py) finishes first: it may be about to copy this one.
     conn.execute(text(f"select pg_advisory_xact_lock_shared({BACKUP_LOCK_KEY})"))
-    conn.execute(text("delete from documents.contents where checksum = :c"), {"c": staged.checksum})
-    # An upload of the same bytes in flight is about to record them again: its object stays.
-    return staged, not claimed(conn, checksums=[staged.checksum])
+    # documents.release_content (revision 0016) forgets the content when nothing, in any project,
+    # refers to it, and says whether its object may go: not while another document or staged file
+    # uses it, nor while an upload of the same bytes in flight claims it. The caller says the same
+    # thing in every case, so the answer tells nobody whether the bytes exist elsewhere.
+    released = conn.execute(text("select documents.release_content(:c)"), {"c": staged.checksum}).scalar_one()
+    return staged, bool(released)

@@ -7,16 +7,22 @@ from sqlalchemy import Connection, text
 
 from db import access
 from db._sql import domain_errors, require_id
+from db.engine import is_system
 from db.errors import InvalidInput, NotFound, PermissionDenied
 from db.types import Tag
 
 _COLUMNS = "id, name, category, description, color"
 
 
-def _require_tag_editor(conn: Connection) -> None:
-    """Editing the shared catalogue: admins, or anyone who may tag at least one project."""
-    if access.project_ids_with(conn, permission="can_tag") == []:
-        raise PermissionDenied("Your roles do not allow you to edit tags.")
+def _require_curator(conn: Connection) -> None:
+    """The shared catalogue is every project's: administrators curate it (modeling-notes.md); project
+    members tag their projects with it. The database checks again (projects.create_tag/update_tag)."""
+    if is_system(conn):
+        return
+    if "admin" not in access.actor_system_roles(conn):
+        raise PermissionDenied(
+            "Only administrators curate the tag catalogue; ask one to add or change a tag."
+        )
 
 
 def _text(value: str, what: str) -> str:
@@ -40,20 +46,24 @@ def create_tag(
     conn: Connection, *, name: str, category: str, description: str = "", color: str | None = None
 ) -> Tag:
     """Add a tag to the catalogue."""
-    _require_tag_editor(conn)
+    _require_curator(conn)
     with domain_errors():
-        row = conn.execute(
-            text(
-                "insert into projects.tag_reference (name, category, description, color)"
-                f" values (:name, :category, :description, :color) returning {_COLUMNS}"
-            ),
+        tag_id = conn.execute(
+            text("select projects.create_tag(:name, :category, :description, :color)"),
             {
                 "name": _text(name, "tag name"),
                 "category": _text(category, "category").lower(),
                 "description": _text(description, "description"),
                 "color": _colour(color),
             },
-        ).one()
+        ).scalar_one()
+    return _get_tag(conn, tag_id)
+
+
+def _get_tag(conn: Connection, tag_id: int) -> Tag:
+    row = conn.execute(
+        text(f"select {_COLUMNS} from projects.tag_reference where id = :id"), {"id": tag_id}
+    ).one()
     return Tag(**row._mapping)
 
 
@@ -67,16 +77,11 @@ def update_tag(
     color: str | None = None,
 ) -> Tag:
     """Rename, move or recolour a tag."""
-    _require_tag_editor(conn)
+    _require_curator(conn)
     require_id(tag_id, "tag")
     with domain_errors():
-        row = conn.execute(
-            text(
-                "update projects.tag_reference set name = coalesce(:name, name),"
-                " category = coalesce(:category, category),"
-                " description = coalesce(:description, description),"
-                f" color = coalesce(:color, color) where id = :id returning {_COLUMNS}"
-            ),
+        found = conn.execute(
+            text("select projects.update_tag(:id, :name, :category, :description, :color)"),
             {
                 "id": tag_id,
                 "name": None if name is None else _text(name, "tag name"),
@@ -84,10 +89,10 @@ def update_tag(
                 "description": None if description is None else _text(description, "description"),
                 "color": _colour(color),
             },
-        ).one_or_none()
-    if row is None:
+        ).scalar_one()
+    if not found:
         raise NotFound("There is no such tag.")
-    return Tag(**row._mapping)
+    return _get_tag(conn, tag_id)
 
 
 def tag_project(conn: Connection, *, project_id: int, tag_id: int) -> bool:

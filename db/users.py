@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from argon2 import PasswordHasher
@@ -10,7 +11,7 @@ from sqlalchemy import Connection, text
 
 from db import access
 from db._sql import domain_errors, require_id
-from db.engine import current_actor
+from db.engine import current_actor, set_actor
 from db.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from db.types import User
 
@@ -29,6 +30,7 @@ def hash_password(password: str) -> str:
 _DUMMY_HASH = hash_password("prosync-timing-equaliser")
 
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024  # refused before hashing: argon2 of a megabyte is work for nothing
 COMMON_PASSWORDS = frozenset(
     {
         "password", "password1", "password123", "123456789", "1234567890", "qwertyuiop",
@@ -64,8 +66,8 @@ def check_password(password: str, *, login: str) -> None:
         raise InvalidInput("The password must be text.")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
-    if len(password) > 1024:
-        raise InvalidInput("The password must have at most 1,024 characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"The password must have at most {MAX_PASSWORD_LENGTH:,} characters.")
     lowered = password.lower()
     if lowered == login.lower() or lowered == login.split("@")[0].lower():
         raise InvalidInput("The password must not be the e-mail address.")
@@ -111,10 +113,7 @@ def create_user(
             {"login": login, "name": _clean_name(display_name), "hash": hash_password(password)},
         ).scalar_one()
         for role in system_roles:
-            conn.execute(
-                text("insert into users.user_system_role (user_id, role) values (:u, :r)"),
-                {"u": user_id, "r": role},
-            )
+            _set_system_role(conn, user_id, role, granted=True)
     return get_user(conn, user_id=user_id)
 
 
@@ -187,6 +186,7 @@ def authenticate(conn: Connection, *, login: str, password: str) -> User:
     if row is None or not row.usable:
         raise failure
     if _hasher.check_needs_rehash(row.password_hash):
+        set_actor(conn, row.id)  # the user's own row: the users policy lets its owner write it
         conn.execute(
             text("update users.users set password_hash = :hash where id = :id"),
             {"id": row.id, "hash": hash_password(password)},
@@ -194,10 +194,13 @@ def authenticate(conn: Connection, *, login: str, password: str) -> User:
     return get_user(conn, user_id=row.id)
 
 
-def set_password(conn: Connection, *, user_id: int, password: str) -> None:
-    """Set a new password (the user themself, or an admin)."""
+def set_password(conn: Connection, *, user_id: int, password: str, keep_session: str | None = None) -> int:
+    """Set a new password (the user themself, or an admin) and end every session of that user but
+    `keep_session` (the person changing their own password stays signed in where they are).
+    Returns how many sessions ended."""
     require_id(user_id, "user")
-    if current_actor(conn) != user_id:
+    own = current_actor(conn) == user_id
+    if not own:
         access.require_admin(conn)
     user = get_user(conn, user_id=user_id)
     check_password(password, login=user.login)
@@ -205,6 +208,43 @@ def set_password(conn: Connection, *, user_id: int, password: str) -> None:
         text("update users.users set password_hash = :hash, password_changed_at = now() where id = :id"),
         {"hash": hash_password(password), "id": user_id},
     )
+    reason = "password changed" if own else "password reset by an administrator"
+    return end_sessions(conn, user_id=user_id, reason=reason, keep_session=keep_session if own else None)
+
+
+def change_own_password(
+    conn: Connection, *, current_password: str, new_password: str, keep_session: str | None = None
+) -> int:
+    """The signed-in user's own password change: the current one first, then `set_password`."""
+    actor = current_actor(conn)
+    if actor is None:
+        raise AuthenticationFailed("Please sign in.")
+    row = conn.execute(text("select password_hash from users.users where id = :id"), {"id": actor}).one()
+    if not isinstance(current_password, str) or len(current_password) > MAX_PASSWORD_LENGTH:
+        raise AuthenticationFailed("The current password is not correct.")
+    try:
+        _hasher.verify(row.password_hash, current_password)
+    except (VerificationError, InvalidHashError):
+        raise AuthenticationFailed("The current password is not correct.") from None
+    return set_password(conn, user_id=actor, password=new_password, keep_session=keep_session)
+
+
+def end_sessions(conn: Connection, *, user_id: int, reason: str, keep_session: str | None = None) -> int:
+    """End every open session of a user at once (but `keep_session`); the audit log records the
+    revocations (auth.sessions is audited) and one `sessions_ended` event. Returns how many."""
+    ended = conn.execute(
+        text(
+            "update auth.sessions set revoked_at = now(), revoked_by = :actor, revoke_reason = :reason"
+            " where user_id = :id and revoked_at is null and id is distinct from cast(:keep as uuid)"
+        ),
+        {"id": user_id, "actor": current_actor(conn), "reason": reason[:200], "keep": keep_session},
+    ).rowcount
+    if ended:
+        conn.execute(
+            text("select audit.record_event('sessions_ended', 'sign_in', :record, cast(:context as jsonb))"),
+            {"record": str(user_id), "context": json.dumps({"reason": reason[:200], "sessions": ended})},
+        )
+    return ended
 
 
 def _set_state(conn: Connection, user_id: int, assignments: str, *, verb: str) -> User:
@@ -219,14 +259,7 @@ def _set_state(conn: Connection, user_id: int, assignments: str, *, verb: str) -
     if found is None:
         raise NotFound(f"There is no user {user_id}.")
     if verb in ("deactivate", "delete"):
-        # Their open sessions stop working at once.
-        conn.execute(
-            text(
-                "update auth.sessions set revoked_at = now(), revoked_by = :actor,"
-                " revoke_reason = :reason where user_id = :id and revoked_at is null"
-            ),
-            {"id": user_id, "actor": current_actor(conn), "reason": f"user {verb}d"},
-        )
+        end_sessions(conn, user_id=user_id, reason=f"user {verb}d")  # they stop working at once
     return get_user(conn, user_id=user_id)
 
 
@@ -255,27 +288,34 @@ def restore_user(conn: Connection, *, user_id: int) -> User:
     return _set_state(conn, user_id, "deleted_at = null, deleted_by = null", verb="restore")
 
 
-def grant_system_role(conn: Connection, *, user_id: int, role: str) -> None:
-    """Give a user the admin or ops role (admins only)."""
+def grant_system_role(conn: Connection, *, user_id: int, role: str, keep_session: str | None = None) -> None:
+    """Give a user the admin or ops role (admins only); their sessions end (but `keep_session`)."""
     access.require_admin(conn)
     if not isinstance(role, str) or role not in SYSTEM_ROLES:
         raise InvalidInput(f"Unknown system role: {role}.")
     get_user(conn, user_id=user_id)
-    conn.execute(
-        text("insert into users.user_system_role (user_id, role) values (:u, :r) on conflict do nothing"),
-        {"u": user_id, "r": role},
-    )
+    _set_system_role(conn, user_id, role, granted=True, keep_session=keep_session)
 
 
-def revoke_system_role(conn: Connection, *, user_id: int, role: str) -> None:
-    """Take the admin or ops role away (admins only)."""
+def revoke_system_role(conn: Connection, *, user_id: int, role: str, keep_session: str | None = None) -> None:
+    """Take the admin or ops role away (admins only); their sessions end (but `keep_session`)."""
     access.require_admin(conn)
     require_id(user_id, "user")
     if not isinstance(role, str) or role not in SYSTEM_ROLES:
         raise InvalidInput(f"Unknown system role: {role}.")
     if current_actor(conn) == user_id and role == "admin":
         raise Conflict("You cannot remove your own admin role.")
-    conn.execute(
-        text("delete from users.user_system_role where user_id = :u and role = :r"),
-        {"u": user_id, "r": role},
-    )
+    _set_system_role(conn, user_id, role, granted=False, keep_session=keep_session)
+
+
+def _set_system_role(
+    conn: Connection, user_id: int, role: str, *, granted: bool, keep_session: str | None = None
+) -> None:
+    # Through users.set_system_role (revision 0016): prosync_app may not write the system roles
+    # itself, and the database checks that the actor is an admin. A change ends the user's
+    # sessions, except `keep_session` (the admin's own, when they change their own roles).
+    with domain_errors():
+        conn.execute(
+            text("call users.set_system_role(:u, :r, :granted, cast(:keep as uuid))"),
+            {"u": user_id, "r": role, "granted": granted, "keep": keep_session},
+        )

@@ -14,7 +14,13 @@ def run_sql(name: str) -> None:
     """Execute migrations/sql/<name> as one script (plpgsql bodies and all)."""
     sql = (SQL_DIR / name).read_text()
     # Through the driver with no parameters, so that format()'s %I/%L reach PostgreSQL untouched.
-    op.get_bind().connection.driver_connection.execute(sql)
+    driver = op.get_bind().connection.driver_connection
+    driver.execute(sql)
+    # From revision 0016 on, no routine in ProSync's schemas is executable by PUBLIC: a routine this
+    # revision made loses that in the same transaction, before anyone else can see it, and is
+    # granted to a limited login by name in its own SQL.
+    if driver.execute("select to_regprocedure('system.revoke_public_execute()')").fetchone()[0]:
+        driver.execute("call system.revoke_public_execute()")
 
 
 def record_version(revision: str, description: str, direction: str) -> None:

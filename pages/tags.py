@@ -3,7 +3,7 @@
 import plotly.express as px
 import streamlit as st
 
-from dashboard.ui import csv_download, project_picker, reader, show_flash, write
+from dashboard.ui import csv_download, project_picker, reader, show_flash, signed_in_user, write
 from db import access, projects, tags
 
 st.title("Tags")
@@ -53,7 +53,12 @@ with tab_catalogue:
         ],
         hide_index=True,
     )
-    if taggable:
+    if not signed_in_user().is_admin:
+        st.caption(
+            "The catalogue is shared by every project, so administrators curate it: ask one to add or"
+            " change a tag. Contributors and above tag their projects with it."
+        )
+    else:
         left, right = st.columns(2)
         with left, st.form("new-tag", clear_on_submit=True):
             st.markdown("**New tag**")

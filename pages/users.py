@@ -106,15 +106,23 @@ with tab_users:
                 if b3.button(f"{'Remove' if has else 'Make'} {role}", key=f"role-{role}"):
                     change = users.revoke_system_role if has else users.grant_system_role
                     if write(
-                        lambda conn, c=change, r=role: c(conn, user_id=user.id, role=r), "System roles saved."
+                        lambda conn, c=change, r=role: c(
+                            conn, user_id=user.id, role=r, keep_session=st.session_state.get("session_id")
+                        ),
+                        f"System roles saved; {user.login}'s sessions were ended.",
                     ):
                         st.rerun()
             with st.form("reset-password", clear_on_submit=True):
                 new_password = st.text_input("New password", type="password", key="reset-password")
                 if st.form_submit_button("Reset password"):
                     if write(
-                        lambda conn: users.set_password(conn, user_id=user.id, password=new_password),
-                        f"Password of {user.login} reset.",
+                        lambda conn: users.set_password(
+                            conn,
+                            user_id=user.id,
+                            password=new_password,
+                            keep_session=st.session_state.get("session_id"),
+                        ),
+                        f"Password of {user.login} reset; their sessions were ended.",
                     ):
                         st.rerun()
 

@@ -18,7 +18,7 @@ import pytest
 os.environ.setdefault("PROSYNC_SUMMARY_REFRESH_SECONDS", "0")
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
 
-from db import access, migrate, projects, staging, users
+from db import access, migrate, projects, staging, storage, users
 from db.embedded import ensure_server
 from db.engine import set_actor, sqlalchemy_url
 from db.types import Project, StagedFile, User
@@ -98,9 +98,10 @@ def conn(engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def acting(conn: Connection, user: User | None):
+def acting(conn: Connection, user: User | None, *, app: bool | None = None):
     """Run the block as `user` (None: as the command line), in a savepoint. A user's block runs as
     the prosync_app role, whose rows row-level security limits; the command line's as the owner.
+    `app=True` with no user: the dashboard before anyone has signed in (the sign-in route).
 
     A refused write rolls back to the savepoint, as the application's transaction would roll
     back, so a test can go on checking what was (not) written.
@@ -109,9 +110,10 @@ def acting(conn: Connection, user: User | None):
     role = conn.execute(text("select current_user")).scalar_one()
     savepoint = conn.begin_nested()
     set_actor(conn, None if user is None else user.id)
-    conn.info["system"] = user is None
+    as_app = user is not None if app is None else app
+    conn.info["system"] = user is None and not as_app
     # The command line holds the owner's credentials; a signed-in user's work runs as prosync_app.
-    conn.execute(text("reset role" if user is None else "set local role prosync_app"))
+    conn.execute(text("set local role prosync_app" if as_app else "reset role"))
     try:
         yield conn
     except BaseException:
@@ -126,8 +128,8 @@ def acting(conn: Connection, user: User | None):
         conn.info["actor_id"], conn.info["system"] = previous
         if conn.in_transaction() and not _aborted(conn):
             conn.execute(text(f"set local role {role}"))
-        if conn.in_transaction() and previous[0] is not None:
-            set_actor(conn, previous[0])
+        if conn.in_transaction() and not _aborted(conn):
+            set_actor(conn, previous[0])  # None too: no actor left behind for the owner's next statement
 
 
 def _aborted(conn: Connection) -> bool:
@@ -174,7 +176,7 @@ def make_staged(conn: Connection, *, project: Project, uploader: User, **fields)
             size_bytes=fields.pop("size_bytes", 1234),
             detected_mime=fields.pop("detected_mime", "application/pdf"),
             storage_code="local",
-            object_key=f"sha256/{checksum[:2]}/{checksum}",
+            object_key=storage.object_key(checksum),
             **fields,
         )
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from db import access, documents, ingest, projects, staging, tags, users
+from db import access, documents, ingest, projects, staging, storage, tags, users
 from db.errors import ProSyncError
 from tests.conftest import acting, make_project, make_staged, make_user
 
@@ -308,7 +308,7 @@ def test_import_document(conn, cast, name, size, uploaded_at, mime):
             size_bytes=size,
             mime_type=mime,
             storage_code="local",
-            object_key=f"sha256/{checksum}",
+            object_key=storage.object_key(checksum),
             uploaded_at=uploaded_at,
             uploaded_by=None,
         ),

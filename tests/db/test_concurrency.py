@@ -5,7 +5,7 @@ import threading
 import pytest
 from sqlalchemy import create_engine
 
-from db import migrate, projects, staging, users
+from db import migrate, projects, staging, storage, users
 from db.engine import sqlalchemy_url, system_transaction, transaction
 from db.errors import Conflict, DuplicateContent
 from tests.conftest import create_database, make_checksum
@@ -37,7 +37,7 @@ def _enqueue(engine, owner, project, checksum, hold=None):
             size_bytes=42,
             detected_mime="application/pdf",
             storage_code="local",
-            object_key=f"sha256/{checksum}",
+            object_key=storage.object_key(checksum),
         )
         if hold:
             hold()

@@ -23,6 +23,8 @@ INTERNAL = {
     "storage_reference_code_check", "storage_reference_provider_check",
     "storage_reference_one_default", "system_role_reference_role_check",
     "users_password_hash_argon2id",
+    # the partition policy: written by the owner's migrations only (revision 0016)
+    "partition_policy_parent_is_table", "partition_policy_storage_options_plain",
 }  # fmt: skip
 
 

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from db import access, documents, partitions, projects, staging, tags, users
+from db import access, documents, partitions, projects, staging, storage, tags, users
+from db._sql import domain_errors
 from db.engine import set_actor
 from db.errors import Conflict, DuplicateContent, InvalidInput, NotFound, PermissionDenied
 from db.types import NewStagedFile
@@ -464,8 +465,9 @@ def test_onboarding_summary_counts(conn):
     project = make_project(conn, owner=owner, members=[(viewer, "viewer"), (reviewer, "reviewer")])
     doc = _approved_document(conn, project, owner, owner)
     make_staged(conn, project=project, uploader=owner)
-    with acting(conn, owner):
+    with acting(conn, None):  # the catalogue is curated by administrators (and the command line)
         tag = tags.create_tag(conn, name="Apollo", category="programme")
+    with acting(conn, owner):
         tags.tag_project(conn, project_id=project.id, tag_id=tag.id)
     with acting(conn, viewer):
         before = projects.onboarding_summary(conn).set_index("project_id").loc[project.id]
@@ -527,19 +529,19 @@ def test_named_indexes_serve_their_queries(conn):
             ),
             {"p": other.id},
         )
-        # 3,000 members of the other project, so that the membership lookup by user is a choice
-        # between one index entry and a scan of the whole primary key, whatever other tests left
-        # behind in the shared database.
-        conn.execute(
-            text(
-                "with made as (insert into users.users (login, display_name, password_hash)"
-                " select 'plan' || g || '-' || :p || '@example.com', 'Plan ' || g, '$argon2id$x'"
-                " from generate_series(1, 3000) g returning id)"
-                " insert into projects.project_access (project_id, user_id, role)"
-                " select :p, id, 'viewer' from made"
-            ),
-            {"p": other.id},
-        )
+    # 3,000 members of the other project, so that the membership lookup by user is a choice
+    # between one index entry and a scan of the whole primary key, whatever other tests left
+    # behind in the shared database. (Users are made by administrators: as the owner here.)
+    conn.execute(
+        text(
+            "with made as (insert into users.users (login, display_name, password_hash)"
+            " select 'plan' || g || '-' || :p || '@example.com', 'Plan ' || g, '$argon2id$x'"
+            " from generate_series(1, 3000) g returning id)"
+            " insert into projects.project_access (project_id, user_id, role)"
+            " select :p, id, 'viewer' from made"
+        ),
+        {"p": other.id},
+    )
     conn.execute(
         text("analyze documents.documents, staging.documents_ingest, projects.project_access, users.users")
     )
@@ -582,7 +584,7 @@ def _new_file(checksum: str, **fields) -> NewStagedFile:
         size_bytes=fields.pop("size_bytes", 1234),
         detected_mime=fields.pop("detected_mime", "application/pdf"),
         storage_code="local",
-        object_key=f"sha256/{checksum}",
+        object_key=storage.object_key(checksum),
         **fields,
     )
 
@@ -692,5 +694,32 @@ def test_a_remembered_permission_is_forgotten_when_access_changes_or_rolls_back(
         assert access.project_role(conn, project_id=project.id) is None, "seen by the very next check"
         savepoint.rollback()
         assert access.project_role(conn, project_id=project.id).role == "contributor"
-        conn.execute(text("update users.users set is_active = false where id = :u"), {"u": member.id})
+        with acting(conn, None):  # an administrator's change, seen by the member's next check
+            conn.execute(text("update users.users set is_active = false where id = :u"), {"u": member.id})
         assert access.project_role(conn, project_id=project.id) is None
+
+
+def test_only_administrators_curate_the_shared_tag_catalogue(conn):
+    """A project's owner (anyone may create a project) tags their own project, but renames or
+    recolours no tag of the shared catalogue: every other project would see it."""
+    admin, owner = make_user(conn, roles=("admin",)), make_user(conn)
+    project = make_project(conn, owner=owner)
+    with acting(conn, admin):
+        confidential = tags.create_tag(conn, name="Confidential", category="security", color="#ff0000")
+    with acting(conn, owner):
+        tags.tag_project(conn, project_id=project.id, tag_id=confidential.id)
+        with pytest.raises(PermissionDenied, match="administrators curate"):
+            tags.update_tag(conn, tag_id=confidential.id, name="Public")
+        with pytest.raises(PermissionDenied, match="administrators curate"):
+            tags.create_tag(conn, name="Mine", category="security")
+    with acting(conn, owner):  # past the data-access check, the database says no itself
+        with pytest.raises(PermissionDenied, match="administrators curate"), domain_errors():
+            conn.execute(
+                text("select projects.update_tag(:t, 'Public', null, null, null)"), {"t": confidential.id}
+            )
+    assert (
+        count(conn, "select name from projects.tag_reference where id = :t", t=confidential.id)
+        == "Confidential"
+    )
+    with acting(conn, admin):
+        assert tags.update_tag(conn, tag_id=confidential.id, color="#00ff00").color == "#00ff00"

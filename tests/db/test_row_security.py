@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import DBAPIError
 
-from db import access, documents, migrate, ops, projects, staging, tags, users
+from db import access, documents, migrate, ops, projects, staging, storage, tags, users
 from db._sql import domain_errors
 from db.engine import set_actor, sqlalchemy_url, system_transaction, transaction, url_as
 from db.errors import Conflict, NotFound, PermissionDenied
@@ -102,7 +102,7 @@ def _stage(conn, project_id: int, name: str):
         size_bytes=100,
         detected_mime="application/pdf",
         storage_code="local",
-        object_key=f"sha256/{checksum}",
+        object_key=storage.object_key(checksum),
     )
 
 

@@ -195,3 +195,80 @@ def test_successful_sign_in_opens_a_session_with_the_user_as_actor(conn):
         )
     ).all()
     assert {(r.action, r.actor_id) for r in actors} == {("insert", user.id), ("sign_in", user.id)}
+
+
+def _open(conn, user, n: int = 1):
+    with acting(conn, user):
+        return [sessions.create_session(conn, user_id=user.id, user_agent=f"browser {i}") for i in range(n)]
+
+
+def _live(conn, new) -> bool:
+    try:
+        sessions.resolve_session(conn, token=new.token)
+    except AuthenticationFailed:
+        return False
+    return True
+
+
+def test_an_admins_password_reset_ends_every_session_of_that_user(conn):
+    """A stolen copy of the cookie stops working the moment an admin resets the password."""
+    admin, user = make_user(conn, roles=("admin",)), make_user(conn)
+    stolen, mine = _open(conn, user, 2)
+    admin_session = _open(conn, admin)[0]
+    with acting(conn, admin):
+        assert users.set_password(
+            conn, user_id=user.id, password="a-reset-passphrase", keep_session=admin_session.session.id
+        ) == 2  # fmt: skip
+    assert not _live(conn, stolen) and not _live(conn, mine) and _live(conn, admin_session)
+    with pytest.raises(AuthenticationFailed, match="signed out"):
+        sessions.resolve_session(conn, token=stolen.token)
+    assert count(
+        conn,
+        "select count(*) from audit.audit_log where action = 'sessions_ended' and record_id = :u"
+        " and context ->> 'reason' = 'password reset by an administrator'",
+        u=str(user.id),
+    ) == 1  # fmt: skip
+
+
+def test_changing_ones_own_password_keeps_this_session_and_ends_the_others(conn):
+    user = make_user(conn)
+    here, elsewhere = _open(conn, user, 2)
+    with acting(conn, user):
+        with pytest.raises(AuthenticationFailed, match="current password"):
+            users.change_own_password(conn, current_password="wrong", new_password="a-new-passphrase-1")
+        ended = users.change_own_password(
+            conn,
+            current_password=TEST_PASSWORD,
+            new_password="a-new-passphrase-1",
+            keep_session=here.session.id,
+        )
+        assert ended == 1
+    assert _live(conn, here) and not _live(conn, elsewhere)
+
+
+def test_a_change_of_system_role_ends_the_users_sessions(conn):
+    admin, user = make_user(conn, roles=("admin",)), make_user(conn)
+    (granted,) = _open(conn, user)
+    with acting(conn, admin):
+        users.grant_system_role(conn, user_id=user.id, role="ops")
+    assert not _live(conn, granted)
+    (taken,) = _open(conn, user)
+    with acting(conn, admin):
+        users.revoke_system_role(conn, user_id=user.id, role="ops")
+    assert not _live(conn, taken)
+    # An admin changing their own roles keeps the session they do it from.
+    here, other = _open(conn, admin, 2)
+    with acting(conn, admin):
+        users.grant_system_role(conn, user_id=admin.id, role="ops", keep_session=here.session.id)
+    assert _live(conn, here) and not _live(conn, other)
+
+
+def test_a_user_signs_out_everywhere_else(conn):
+    user, stranger = make_user(conn), make_user(conn)
+    here, *others = _open(conn, user, 3)
+    (theirs,) = _open(conn, stranger)
+    with acting(conn, user):
+        assert sessions.sign_out_other_sessions(conn, keep_session_id=here.session.id) == 2
+    assert _live(conn, here) and not any(_live(conn, o) for o in others) and _live(conn, theirs)
+    ended = "select count(*) from audit.audit_log where action = 'sessions_ended' and actor_id = :u"
+    assert count(conn, ended, u=user.id) == 1

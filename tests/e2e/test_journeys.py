@@ -108,17 +108,21 @@ def test_wrong_password_stays_on_the_form_with_one_message(server, browser):
 
 SCREENS = ["Onboarding", "Documents", "Audit trail", "Tags", "Access"]
 INGEST = ["Onboarding", "Documents", "Upload", "Review", "Audit trail", "Tags", "Access"]
+ACCOUNT = "Your account"  # everyone's
 
 
 @pytest.mark.parametrize(
     ("email", "screens"),
     [
-        ("lead@example.com", INGEST),
-        ("reviewer@example.com", INGEST),
-        ("contributor@example.com", ["Onboarding", "Documents", "Upload", "Audit trail", "Tags", "Access"]),
-        ("viewer@example.com", SCREENS),
-        ("ops@example.com", [*SCREENS, "Ops"]),
-        ("admin@example.com", [*INGEST, "Ops", "Users and sessions"]),
+        ("lead@example.com", [*INGEST, ACCOUNT]),
+        ("reviewer@example.com", [*INGEST, ACCOUNT]),
+        (
+            "contributor@example.com",
+            ["Onboarding", "Documents", "Upload", "Audit trail", "Tags", "Access", ACCOUNT],
+        ),
+        ("viewer@example.com", [*SCREENS, ACCOUNT]),
+        ("ops@example.com", [*SCREENS, "Ops", ACCOUNT]),
+        ("admin@example.com", [*INGEST, "Ops", ACCOUNT, "Users and sessions"]),
     ],
 )
 def test_each_role_sees_its_screens_and_only_those(server, browser, email, screens):

@@ -11,11 +11,13 @@ from db.engine import system_transaction
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_page(name: str, login: str, *, query: dict | None = None) -> AppTest:
-    """A page script run as the demo user `login` (as the router would have resolved them)."""
+def run_page(name: str, login: str, *, query: dict | None = None, session_id: str | None = None) -> AppTest:
+    """A page script run as the demo user `login` (as the router would have resolved them, in the
+    session `session_id`)."""
     at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=30)
     with system_transaction() as conn:
         at.session_state["user"] = users.find_user_by_login(conn, login=login)
+    at.session_state["session_id"] = session_id
     for key, value in (query or {}).items():
         at.query_params[key] = value
     return at.run()

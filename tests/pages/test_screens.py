@@ -10,7 +10,19 @@ LOGINS = ("admin@example.com", "ops@example.com", "lead@example.com", "reviewer@
 
 
 @pytest.mark.parametrize(
-    "page", ["onboarding", "documents", "upload", "review", "audit_trail", "tags", "access", "users", "ops"]
+    "page",
+    [
+        "onboarding",
+        "documents",
+        "upload",
+        "review",
+        "audit_trail",
+        "tags",
+        "access",
+        "users",
+        "ops",
+        "account",
+    ],
 )
 @pytest.mark.parametrize("login", LOGINS)
 def test_every_page_renders_for_every_role(demo_env, page, login):
@@ -53,9 +65,15 @@ def test_contributor_tags_a_project_and_a_viewer_cannot(demo_rw_env):
                   p=project, t=finance) == 1  # fmt: skip
 
 
+def test_only_administrators_are_offered_the_catalogue_forms(demo_env):
+    at = run_page("tags", "lead@example.com")  # owns projects, but the catalogue is everyone's
+    assert not [b for b in at.button if b.label in ("Create tag", "Save tag")]
+    assert any("administrators curate" in c.value for c in at.caption)
+
+
 def test_a_bad_tag_category_is_refused_with_its_rule(demo_rw_env):
     before = scalar("select count(*) from projects.tag_reference")
-    at = run_page("tags", "lead@example.com")
+    at = run_page("tags", "admin@example.com")
     at.text_input(key="tag-name").input("Q4")
     at.text_input(key="tag-category").input("Not A Slug!")
     by_label(at.button, "Create tag").click()
@@ -157,3 +175,64 @@ def test_finding_users_narrows_the_table_and_the_managed_user(demo_env):
     at.text_input(key="user-search").input("nobody-like-this")
     at.run()
     assert "No user matches" in at.info[0].value and not at.exception
+
+
+def _sessions_of(login: str, n: int) -> list:
+    from db import sessions
+    from db.engine import system_transaction
+
+    user_id = scalar("select id from users.users where login = :l", l=login)
+    with system_transaction() as conn:
+        return [sessions.create_session(conn, user_id=user_id, user_agent=f"browser {i}") for i in range(n)]
+
+
+def _revoked(new) -> bool:
+    return scalar(
+        "select revoked_at is not null from auth.sessions where id = cast(:s as uuid)", s=new.session.id
+    )
+
+
+def test_a_user_sees_their_sessions_and_signs_out_everywhere_else(demo_rw_env):
+    here, *others = _sessions_of("contributor@example.com", 3)
+    at = run_page("account", "contributor@example.com", session_id=here.session.id)
+    shown = at.dataframe[0].value
+    assert shown["This one"].sum() == 1 and len(shown) >= 3
+    by_label(at.button, f"Sign out everywhere else ({len(shown) - 1})").click()
+    at.run()
+    assert not at.error
+    assert not _revoked(here) and all(_revoked(o) for o in others)
+
+
+def test_a_user_changes_their_password_and_a_wrong_current_one_changes_nothing(demo_rw_env):
+    here, elsewhere = _sessions_of("li@example.com", 2)
+    before = scalar("select password_hash from users.users where login = 'li@example.com'")
+    at = run_page("account", "li@example.com", session_id=here.session.id)
+    at.text_input(key="own-password-current").input("not-my-password")
+    at.text_input(key="own-password-new").input("a-fresh-long-passphrase")
+    at.text_input(key="own-password-again").input("a-fresh-long-passphrase")
+    by_label(at.button, "Change password").click()
+    at.run()
+    assert "current password is not correct" in at.error[0].value
+    assert scalar("select password_hash from users.users where login = 'li@example.com'") == before
+    assert not _revoked(elsewhere)
+    at.text_input(key="own-password-current").input("prosync-demo")
+    at.text_input(key="own-password-new").input("a-fresh-long-passphrase")
+    at.text_input(key="own-password-again").input("a-fresh-long-passphrase")
+    by_label(at.button, "Change password").click()
+    at.run()
+    assert not at.error
+    assert scalar("select password_hash from users.users where login = 'li@example.com'") != before
+    assert not _revoked(here) and _revoked(elsewhere)
+
+
+def test_an_admins_password_reset_ends_the_users_sessions(demo_rw_env):
+    (stolen,) = _sessions_of("sam@example.com", 1)
+    user_id = scalar("select id from users.users where login = 'sam@example.com'")
+    at = run_page("users", "admin@example.com")
+    at.selectbox(key="manage-user").set_value(user_id)
+    at.run()
+    at.text_input(key="reset-password").input("a-reset-long-passphrase")
+    by_label(at.button, "Reset password").click()
+    at.run()
+    assert not at.error
+    assert _revoked(stolen)
