@@ -21,6 +21,7 @@ drop policy own_claims on staging.upload_claims;
 alter table documents.contents disable row level security;
 drop policy used_by_my_projects on documents.contents;
 drop index staging.documents_ingest_checksum_idx;
+drop index documents.document_registry_checksum_idx;
 alter table auth.sessions disable row level security;
 drop policy resolvable on auth.sessions;
 drop policy own_session on auth.sessions;

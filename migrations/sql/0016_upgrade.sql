@@ -380,7 +380,11 @@ alter table auth.sessions enable row level security;
 -- Contents: a member sees the contents their projects' documents and staged files use; rows are
 -- written only through these two functions (object keys are content-addressed).
 ------------------------------------------------------------------------------------------------
+-- The policy asks, per content row, whether a document or staged file of one's projects uses it:
+-- one index probe each by checksum (the registry's own index leads with the project, which made
+-- the probe a skip scan over every project: 103 ms instead of 3 for the review queue at 100k).
 create index documents_ingest_checksum_idx on staging.documents_ingest (checksum, project_id);
+create index document_registry_checksum_idx on documents.document_registry (checksum, project_id);
 
 create policy used_by_my_projects on documents.contents for select
     using (
