@@ -13,7 +13,9 @@ from db.settings import get_settings
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 
-st.set_page_config(page_title="ProSync", page_icon=":material/folder_shared:", layout="wide")
+# A local icon: a Material icon here is fetched from Google's font servers, which the dashboard's
+# Content-Security-Policy (dashboard/auth_routes.py) rightly refuses, as it does any other origin.
+st.set_page_config(page_title="ProSync", page_icon=str(Path(__file__).with_name("icon.png")), layout="wide")
 
 
 def sign_out(user_id: int, session_id: str) -> None:

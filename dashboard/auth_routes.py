@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import hmac
 import html
-import secrets
-from urllib.parse import urlencode, urlparse
+from functools import partial
+from urllib.parse import urlparse
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from db import sessions
+from db import keys, sessions
 from db.engine import set_actor, transaction
 from db.errors import AuthenticationFailed
 from db.settings import get_settings
@@ -54,20 +54,68 @@ _PAGE = """<!doctype html>
 </main></body></html>"""
 
 
+# What the sign-in page may say above its form: fixed messages chosen by a code in `?reason=`,
+# never text from the address (a link to the page must not be able to put words on it).
+REASONS = {
+    "signed-out": "You signed out.",
+    "sign-in": "Please sign in.",
+    "invalid": "Your session is not valid. Please sign in.",
+    "revoked": "You were signed out. Please sign in again.",
+    "inactive": "Your account is not active. Ask an administrator.",
+    "expired": "Your session has expired. Please sign in again.",
+    "idle": "You were signed out after a period of inactivity.",
+}
+
+
+def reason_code(message: str) -> str:
+    """The `?reason=` code of one of REASONS' messages (the session gate's), else "sign-in"."""
+    return next((code for code, text in REASONS.items() if text == message), "sign-in")
+
+
+CSRF_MAX_AGE = 2 * 3600  # a sign-in form is good for two hours
+DEVICE_COOKIE = "prosync_device"
+
+
+def _from_trusted_proxy(request: Request) -> bool:
+    client = request.client.host if request.client else None
+    return bool(client) and client in get_settings().trusted_proxies
+
+
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Whether the browser reached ProSync over https: directly, by PROSYNC_PUBLIC_URL, or as a
+    trusted proxy says (X-Forwarded-Proto); cookies are then Secure."""
+    public = get_settings().public_url
+    if request.url.scheme == "https" or (public or "").startswith("https://"):
+        return True
+    return _from_trusted_proxy(request) and request.headers.get("x-forwarded-proto", "") == "https"
 
 
-def _page(request: Request, *, message: str = "", kind: str = "msg", email: str = "", status=200):
-    """The sign-in form, with a fresh CSRF token in a cookie and in the form (double submit)."""
-    token = secrets.token_urlsafe(32)
+def client_address(request: Request) -> str | None:
+    """The browser's address: the connection's peer, or, when that peer is a trusted proxy, the
+    last address it appended to X-Forwarded-For (the one it saw connect)."""
+    peer = request.client.host if request.client else None
+    if _from_trusted_proxy(request):
+        forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
+        if forwarded:
+            return forwarded[-1]
+    return peer
+
+
+def _page(
+    request: Request, *, message: str = "", kind: str = "msg", email: str = "", status=200, headers=None
+):
+    """The sign-in form, with a fresh signed CSRF token in a cookie and in the form (double submit,
+    and the token must be one this server made in the last two hours)."""
+    token = keys.sign_timed("csrf")
     body = _PAGE.format(
         message=f'<p class="{kind}">{html.escape(message)}</p>' if message else "",
         action=SIGN_IN_PATH,
-        csrf=token,
+        csrf=html.escape(token),
         email=html.escape(email),
     )
-    response = HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+    response = HTMLResponse(
+        body, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})}
+    )
     response.set_cookie(
         CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request), path=SIGN_IN_PATH
     )
@@ -77,39 +125,45 @@ def _page(request: Request, *, message: str = "", kind: str = "msg", email: str 
 def _same_origin(request: Request) -> bool:
     origin = request.headers.get("origin") or request.headers.get("referer")
     if not origin:
-        return True  # old browsers send neither; the double-submit token still applies
-    return urlparse(origin).netloc == request.headers.get("host")
+        return True  # old browsers send neither; the signed double-submit token still applies
+    public = get_settings().public_url
+    expected = urlparse(public).netloc if public else request.headers.get("host")
+    return urlparse(origin).netloc == expected
 
 
 async def sign_in_form(request: Request) -> Response:
-    reason = request.query_params.get("reason", "")
-    response = _page(request, message=reason, kind="info")
-    # Whatever session cookie was there is no longer good (that is why we are here).
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
+    # A plain GET changes nothing (a link from another site must not sign anyone out): the
+    # session cookie stays as it is, and the message is one of REASONS, chosen by its code.
+    message = REASONS.get(request.query_params.get("reason", ""), "")
+    return _page(request, message=message, kind="info")
 
 
 async def sign_in(request: Request) -> Response:
     form = await request.form()
     email = str(form.get("email", ""))[:254]
     sent, expected = str(form.get("csrf", "")), request.cookies.get(CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(sent, expected) or not _same_origin(request):
+    if (
+        not expected
+        or not hmac.compare_digest(sent, expected)
+        or keys.unsign("csrf", sent, max_age=CSRF_MAX_AGE) is None
+        or not _same_origin(request)
+    ):
         return _page(request, message="The form expired. Please try again.", email=email, status=403)
-    client = request.client.host if request.client else None
-    user_agent = request.headers.get("user-agent")
-
-    def work():
-        with transaction(actor_id=None) as conn:
-            return sessions.sign_in(
-                conn,
-                login=email,
-                password=str(form.get("password", "")),
-                user_agent=user_agent,
-                ip_address=client,
-            )
-
-    outcome = await run_in_threadpool(work)
+    outcome = await run_in_threadpool(
+        sessions.sign_in,
+        partial(transaction, actor_id=None),
+        login=email,
+        password=str(form.get("password", "")),
+        user_agent=request.headers.get("user-agent"),
+        ip_address=client_address(request),
+        device_token=request.cookies.get(DEVICE_COOKIE),
+    )
     if outcome.new is None:
+        if outcome.retry_after:
+            return _page(
+                request, message=outcome.message or "", email=email, status=429,
+                headers={"Retry-After": str(outcome.retry_after)},
+            )  # fmt: skip
         return _page(request, message=outcome.message or "", email=email, status=401)
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
@@ -121,6 +175,11 @@ async def sign_in(request: Request) -> Response:
         secure=_secure(request),
         path="/",
     )
+    if outcome.device_token:
+        response.set_cookie(
+            DEVICE_COOKIE, outcome.device_token, max_age=sessions.DEVICE_COOKIE_DAYS * 86400,
+            httponly=True, samesite="strict", secure=_secure(request), path=SIGN_IN_PATH,
+        )  # fmt: skip
     response.delete_cookie(CSRF_COOKIE, path=SIGN_IN_PATH)
     return response
 
@@ -128,11 +187,9 @@ async def sign_in(request: Request) -> Response:
 async def sign_out(request: Request) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token and _same_origin(request):
-        client = request.client.host if request.client else None
-        await run_in_threadpool(revoke_token, token, request.headers.get("user-agent"), client)
-    response = RedirectResponse(
-        SIGN_IN_PATH + "?" + urlencode({"reason": "You signed out."}), status_code=303
-    )
+        user_agent = request.headers.get("user-agent")
+        await run_in_threadpool(revoke_token, token, user_agent, client_address(request))
+    response = RedirectResponse(SIGN_IN_PATH + "?reason=signed-out", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -148,6 +205,76 @@ def revoke_token(token: str, user_agent: str | None = None, ip_address: str | No
         sessions.revoke_session(
             conn, session_id=session.id, reason="signed out", user_agent=user_agent, ip_address=ip_address
         )
+
+
+def content_security_policy() -> str:
+    """What the browser may load on ProSync's pages: its own scripts and styles (Streamlit needs
+    inline styles and, for its charts, eval), images from itself and, for presigned previews, the
+    S3 endpoint; no other origin, no plugins, no framing by anyone."""
+    settings = get_settings()
+    images = ["'self'", "data:", "blob:"]
+    if settings.s3_endpoint_url or settings.s3_bucket:
+        images.append(
+            _origin(settings.s3_endpoint_url) if settings.s3_endpoint_url else "https://*.amazonaws.com"
+        )
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+            "style-src 'self' 'unsafe-inline'",
+            f"img-src {' '.join(images)}",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "frame-src 'self' blob: data:",
+            "worker-src 'self' blob:",
+            "media-src 'self' blob: data:",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def _origin(url: str) -> str:
+    parsed = urlparse(url)
+    return f"{parsed.scheme}://{parsed.netloc}"
+
+
+class SecurityHeaders:
+    """ASGI middleware: every HTTP response carries the headers that keep the dashboard out of
+    other sites' frames, stop content sniffing and keep addresses out of Referer headers."""
+
+    def __init__(self, app):
+        self.app = app
+        self.headers: list[tuple[bytes, bytes]] | None = None
+
+    def _headers(self) -> list[tuple[bytes, bytes]]:
+        if self.headers is None:
+            self.headers = [
+                (b"content-security-policy", content_security_policy().encode()),
+                (b"x-frame-options", b"DENY"),
+                (b"x-content-type-options", b"nosniff"),
+                (b"referrer-policy", b"same-origin"),
+                (b"cross-origin-opener-policy", b"same-origin"),
+                (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+            ]
+        return self.headers
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = self._headers()
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  *[(n, v) for n, v in extra if n not in names]]}  # fmt: skip
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class SignInRedirect:

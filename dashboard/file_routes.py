@@ -24,6 +24,9 @@ from db import access, documents, sessions, staging, storage
 from db.engine import read_only, transaction
 from db.errors import AuthenticationFailed, NotFound, PermissionDenied, ProSyncError
 
+# A served file runs nothing and is framed only by the dashboard itself.
+FILE_POLICY = "default-src 'none'; img-src 'self'; sandbox; frame-ancestors 'self'"
+
 
 @dataclass(frozen=True)
 class Located:
@@ -90,7 +93,7 @@ def _serve(kind: str, id_param: str):
             headers={
                 **headers,
                 "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(found.name)}",
-                "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox",
+                "Content-Security-Policy": FILE_POLICY,
             },
         )
 

@@ -45,9 +45,12 @@ def available() -> str | None:
     return None
 
 
-def start_server(env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen]:
-    """`prosync serve` on a free loopback port with this process's settings and `env` over them;
-    its output goes to a temporary file, whose end is in the error if it does not come up."""
+def start_server(
+    env: dict[str, str] | None = None, *, cwd: str | None = None
+) -> tuple[str, subprocess.Popen]:
+    """`prosync serve` on a free loopback port with this process's settings and `env` over them,
+    started in `cwd`; its output goes to a temporary file, whose end is in the error if it does not
+    come up."""
     from db.bench import free_port, wait_until_up
 
     port = free_port()
@@ -55,6 +58,7 @@ def start_server(env: dict[str, str] | None = None) -> tuple[str, subprocess.Pop
     process = subprocess.Popen(
         [sys.executable, "-m", "db.cli", "serve", "--port", str(port)],
         env={**os.environ, **(env or {})},
+        cwd=cwd,
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -8,5 +8,5 @@ from dashboard import auth_routes, file_routes
 app = st.App(
     "app.py",
     routes=[*auth_routes.ROUTES, *file_routes.ROUTES],
-    middleware=[Middleware(auth_routes.SignInRedirect)],
+    middleware=[Middleware(auth_routes.SecurityHeaders), Middleware(auth_routes.SignInRedirect)],
 )

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
-from dashboard.auth_routes import SESSION_COOKIE, SIGN_IN_PATH
+from dashboard.auth_routes import SESSION_COOKIE, SIGN_IN_PATH, reason_code
 from db import access, sessions, users
 from db.engine import database_url, get_engine, get_read_engine, read_only, set_actor, transaction
 from db.errors import AuthenticationFailed, ProSyncError
@@ -81,7 +81,9 @@ def session_gate() -> SignedIn | None:
         st.session_state.pop("user", None)
         st.title("ProSync")
         st.info(visitor)
-        st.link_button("Sign in", f"{SIGN_IN_PATH}?{urlencode({'reason': visitor})}", type="primary")
+        st.link_button(
+            "Sign in", f"{SIGN_IN_PATH}?{urlencode({'reason': reason_code(visitor)})}", type="primary"
+        )
         return None
     st.session_state["user"] = visitor.user
     st.session_state["session_id"] = visitor.session.id

@@ -368,7 +368,7 @@ def grant_access_by_login(conn: Connection, *, project_id: int, login: str, role
         raise InvalidInput("Enter an e-mail address.")
     row = conn.execute(
         text(
-            "select id from users.users where lower(login) = lower(:login)"
+            "select id from users.users where users.login_key(login) = users.login_key(:login)"
             " and is_active and deleted_at is null"
         ),
         {"login": login.strip()},

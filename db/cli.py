@@ -16,7 +16,8 @@ from sqlalchemy.exc import OperationalError
 from db.errors import ProSyncError
 
 log = logging.getLogger("prosync")
-SERVER = Path(__file__).resolve().parent.parent / "dashboard" / "server.py"
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = ROOT / "dashboard" / "server.py"
 
 
 class CommandError(Exception):
@@ -380,6 +381,29 @@ def _restore(args) -> None:
     _upgrade()  # a backup from an older ProSync is brought to this one's schema
 
 
+def streamlit_argv(host: str, port: int) -> list[str]:
+    """`streamlit run` for ProSync's server with ProSync's Streamlit settings (.streamlit/config.toml
+    beside the code) passed as flags: Streamlit reads that file only from the directory it is
+    started in, and started elsewhere it showed its developer toolbar and error details."""
+    import tomllib
+
+    with (ROOT / ".streamlit" / "config.toml").open("rb") as fh:
+        config = tomllib.load(fh)
+    flags = [
+        item
+        for section, values in config.items()
+        for key, value in values.items()
+        for item in (f"--{section}.{key}", str(value).lower() if isinstance(value, bool) else str(value))
+    ]
+    return [
+        "streamlit", "run", str(SERVER), *flags,
+        "--server.address", host,
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+
+
 def _serve(args) -> None:
     from streamlit.web import cli as streamlit_cli
 
@@ -388,13 +412,7 @@ def _serve(args) -> None:
         _demo(args)
     # Streamlit runs in this process, so the embedded server (started above) lives exactly as
     # long as the dashboard does.
-    sys.argv = [
-        "streamlit", "run", str(SERVER),
-        "--server.address", args.host,
-        "--server.port", str(args.port),
-        "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+    sys.argv = streamlit_argv(args.host, args.port)
     print(f"ProSync on http://{args.host}:{args.port}", flush=True)
     streamlit_cli.main()
 

@@ -7,24 +7,39 @@ import hmac
 import ipaddress
 import json
 import secrets
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Connection, text
 
-from db import access, users
+from db import access, keys, users
 from db.engine import current_actor, set_actor
 from db.errors import AuthenticationFailed, NotFound
 from db.settings import get_settings
 from db.types import Session
 
 TOUCH_INTERVAL = timedelta(minutes=1)
-THROTTLE_FAILURES = 5
 THROTTLE_WINDOW = timedelta(minutes=15)
+# Attempts allowed per window: for one e-mail address from browsers that never signed in as its
+# user; from a browser that did (its device cookie: OWASP's answer to lock-outs by strangers);
+# and from one client address (IPv6 by /64) whatever the e-mail.
+ACCOUNT_ATTEMPTS = 5
+DEVICE_ATTEMPTS = 5
+ADDRESS_ATTEMPTS = 50
+DEVICE_COOKIE_DAYS = 365
+FAILED = "The e-mail address or password is not correct."
+BUSY = "Many people are signing in at this moment. Try again in a few seconds."
+
 _COLUMNS = (
     "s.id::text as id, s.user_id, s.created_at, s.expires_at, s.last_active_at, s.revoked_at,"
     " s.user_agent, host(s.ip_address) as ip_address"
 )
+
+
+Unit = Callable[[], AbstractContextManager[Connection]]  # opens one transaction (db.engine.transaction)
 
 
 @dataclass(frozen=True)
@@ -72,10 +87,131 @@ def create_session(
     return NewSession(session=Session(**row._mapping), token=token)
 
 
+_slots_lock = threading.Lock()
+_slots: threading.BoundedSemaphore | None = None
+
+
+def _verification_slots() -> threading.BoundedSemaphore:
+    """At most `sign_in_concurrency` password checks at once in this process (argon2id takes 64 MiB
+    and a core for a tenth of a second each): the rest are answered at once, not queued."""
+    global _slots
+    with _slots_lock:
+        if _slots is None:
+            _slots = threading.BoundedSemaphore(get_settings().sign_in_concurrency)
+        return _slots
+
+
 @dataclass(frozen=True)
 class SignInOutcome:
     new: NewSession | None  # None when refused
     message: str | None  # why, for the person; never says whether the e-mail exists
+    retry_after: int | None = None  # seconds, when refused for too many attempts (HTTP 429)
+    device_token: str | None = None  # after a success: the browser's device cookie
+
+
+def _address_key(ip_address: str | None) -> str:
+    try:
+        address = ipaddress.ip_address(ip_address or "")
+    except ValueError:
+        return "address:unknown"
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return f"address:{address.ipv4_mapped}"
+        return f"address:{ipaddress.ip_network(f'{address}/64', strict=False)}"
+    return f"address:{address}"
+
+
+def make_device_token(user_id: int) -> str:
+    """A device cookie for a browser that just signed in as this user (signed by the server)."""
+    return keys.sign("device", f"{user_id}:{secrets.token_urlsafe(18)}")
+
+
+def _device_id(token: str | None, user_id: int | None) -> str | None:
+    """The id of a device cookie the server made for this user, or None."""
+    message = keys.unsign("device", token) if token and user_id is not None else None
+    if message is None:
+        return None
+    owner, _, device = message.partition(":")
+    return device if owner == str(user_id) and device else None
+
+
+def sign_in(
+    unit: Unit,
+    *,
+    login: str,
+    password: str,
+    user_agent: str | None,
+    ip_address: str | None,
+    device_token: str | None = None,
+) -> SignInOutcome:
+    """Check credentials, throttle repeated attempts, open a session; every outcome is audited.
+
+    Three units of work: the attempt is counted (and committed) before the password is checked, so
+    that guesses sent at once cannot all slip under the limit; the check itself holds no
+    transaction; then the outcome is recorded. Returns instead of raising: a refusal is recorded too.
+    """
+    login = login[:254] if isinstance(login, str) and "\x00" not in login else ""
+    password = password if isinstance(password, str) and "\x00" not in password else ""
+    with unit() as conn:
+        row = conn.execute(
+            text(
+                "select users.login_key(:login) as key, u.id, u.password_hash,"
+                " coalesce(u.is_active and u.deleted_at is null, false) as usable"
+                " from (select) x"
+                " left join users.users u on users.login_key(u.login) = users.login_key(:login)"
+            ),
+            {"login": login},
+        ).one()
+        device = _device_id(device_token, row.id)
+        limits = {f"device:{device}": DEVICE_ATTEMPTS} if device else {
+            f"account:{row.key}": ACCOUNT_ATTEMPTS, _address_key(ip_address): ADDRESS_ATTEMPTS,
+        }  # fmt: skip
+        counted = conn.execute(
+            text("select * from auth.count_sign_in_attempt(cast(:keys as text[]), :window)"),
+            {"keys": list(limits), "window": THROTTLE_WINDOW},
+        ).all()
+        over = [c.retry_after_seconds for c in counted if c.attempts > limits[c.key]]
+        if over:
+            _event(conn, "sign_in_throttled", row.key, user_agent, ip_address)
+            wait = max(over)
+            message = f"Too many failed sign-ins. Try again in {_minutes(wait)}."
+            return SignInOutcome(None, message, retry_after=wait)
+    # Refused before hashing: a password longer than any the policy allows (argon2 of a megabyte
+    # is work for nothing), and a check that would wait for a free slot.
+    if len(password) > users.MAX_PASSWORD_LENGTH:
+        ok = False
+    elif not _verification_slots().acquire(blocking=False):
+        with unit() as conn:
+            _forgive(conn, list(limits))
+            _event(conn, "sign_in_refused", row.key, user_agent, ip_address)
+        return SignInOutcome(None, BUSY, retry_after=2)
+    else:
+        try:
+            ok = users.verify_password(row.password_hash, password) and row.usable
+        finally:
+            _verification_slots().release()
+    with unit() as conn:
+        if not ok:
+            _event(conn, "sign_in_failed", row.key, user_agent, ip_address)
+            return SignInOutcome(None, FAILED)
+        _forgive(conn, list(limits), reset=[f"device:{device}"] if device else [])
+        set_actor(conn, row.id)
+        users.record_sign_in(conn, user_id=row.id, password=password, password_hash=row.password_hash)
+        new = create_session(conn, user_id=row.id, user_agent=user_agent, ip_address=ip_address)
+        _event(conn, "sign_in", str(row.id), user_agent, ip_address)
+    return SignInOutcome(new, None, device_token=make_device_token(row.id))
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, -(-seconds // 60))
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def _forgive(conn: Connection, keys_: list[str], reset: list[str] = ()) -> None:
+    conn.execute(
+        text("select auth.forgive_sign_in_attempt(cast(:keys as text[]), cast(:reset as text[]))"),
+        {"keys": keys_, "reset": list(reset)},
+    )
 
 
 def _event(conn: Connection, action: str, record: str, user_agent: str | None, ip: str | None) -> None:
@@ -87,34 +223,6 @@ def _event(conn: Connection, action: str, record: str, user_agent: str | None, i
             "context": json.dumps({"ip_address": ip, "user_agent": (user_agent or "")[:300]}),
         },
     )
-
-
-def sign_in(
-    conn: Connection, *, login: str, password: str, user_agent: str | None, ip_address: str | None
-) -> SignInOutcome:
-    """Check credentials, throttle repeated failures, open a session; every outcome is audited.
-
-    Returns instead of raising, so the caller commits the audit row of a failure too.
-    """
-    key = (login or "").strip().lower()[:254]
-    # Past row-level security (revision 0014): failures name no project and no signed-in user.
-    failures = conn.execute(
-        text("select audit.recent_sign_in_failures(:key, :window)"), {"key": key, "window": THROTTLE_WINDOW}
-    ).scalar_one()
-    if failures >= THROTTLE_FAILURES:
-        _event(conn, "sign_in_throttled", key, user_agent, ip_address)
-        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-        return SignInOutcome(None, f"Too many failed sign-ins. Wait {minutes} minutes and try again.")
-    try:
-        user = users.authenticate(conn, login=login, password=password)
-    except AuthenticationFailed as error:
-        _event(conn, "sign_in_failed", key, user_agent, ip_address)
-        return SignInOutcome(None, str(error))
-    set_actor(conn, user.id)
-    conn.execute(text("update users.users set last_login_at = now() where id = :id"), {"id": user.id})
-    new = create_session(conn, user_id=user.id, user_agent=user_agent, ip_address=ip_address)
-    _event(conn, "sign_in", str(user.id), user_agent, ip_address)
-    return SignInOutcome(new, None)
 
 
 def resolve_session(conn: Connection, *, token: str, idle: timedelta | None = None) -> Session:

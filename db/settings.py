@@ -36,6 +36,10 @@ class Settings:
     s3_max_attempts: int = 3
     s3_timeout_seconds: int = 30
     presigned_url_seconds: int = 300
+    secret_key: str | None = field(default=None, repr=False)  # signs CSRF tokens, device cookies
+    sign_in_concurrency: int = 4  # password checks (argon2id, 64 MiB each) at once per process
+    public_url: str | None = None  # https://…: cookies are Secure; the origin forms must come from
+    trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For/-Proto are believed
 
 
 def _secrets() -> dict[str, object]:
@@ -82,6 +86,12 @@ def load(env: dict[str, str] | None = None) -> Settings:
         s3_max_attempts=int(source.get("PROSYNC_S3_MAX_ATTEMPTS", "3")),
         s3_timeout_seconds=int(source.get("PROSYNC_S3_TIMEOUT_SECONDS", "30")),
         presigned_url_seconds=int(source.get("PROSYNC_PRESIGNED_URL_SECONDS", "300")),
+        secret_key=source.get("PROSYNC_SECRET_KEY") or None,
+        sign_in_concurrency=max(1, int(source.get("PROSYNC_SIGN_IN_CONCURRENCY", "4"))),
+        public_url=(source.get("PROSYNC_PUBLIC_URL") or "").rstrip("/") or None,
+        trusted_proxies=tuple(
+            p.strip() for p in source.get("PROSYNC_TRUSTED_PROXIES", "").split(",") if p.strip()
+        ),
     )
 
 

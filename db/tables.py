@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Integer,
     LargeBinary,
     MetaData,
     SmallInteger,
@@ -115,6 +116,14 @@ sessions = Table(
     Column("revoke_reason", Text),
     Column("user_agent", Text),
     Column("ip_address", INET),
+    schema="auth",
+)  # fmt: skip
+
+sign_in_attempts = Table(
+    "sign_in_attempts", metadata,
+    Column("key", Text, primary_key=True),
+    Column("attempts", Integer, nullable=False),
+    _ts("window_started_at"),
     schema="auth",
 )  # fmt: skip
 

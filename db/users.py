@@ -11,7 +11,7 @@ from sqlalchemy import Connection, text
 
 from db import access
 from db._sql import domain_errors, require_id
-from db.engine import current_actor, set_actor
+from db.engine import current_actor
 from db.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from db.types import User
 
@@ -129,10 +129,13 @@ def get_user(conn: Connection, *, user_id: int) -> User:
 
 
 def find_user_by_login(conn: Connection, *, login: str) -> User | None:
-    """The user with this e-mail address (any case), or None."""
+    """The user with this e-mail address (in its canonical form, users.login_key), or None."""
     row = conn.execute(
-        text(f"select {_USER_COLUMNS} from users.users u where lower(u.login) = lower(:login)"),
-        {"login": login.strip()},
+        text(
+            f"select {_USER_COLUMNS} from users.users u"
+            " where users.login_key(u.login) = users.login_key(:login)"
+        ),
+        {"login": login},
     ).one_or_none()
     return _row_to_user(row) if row else None
 
@@ -167,30 +170,45 @@ def list_users(
     return [_row_to_user(r) for r in rows]
 
 
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether `password` is the one behind `password_hash`. None (no such user) is checked against
+    a dummy hash all the same, so that an unknown address takes as long as a known one."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def record_sign_in(conn: Connection, *, user_id: int, password: str, password_hash: str) -> None:
+    """After a successful sign-in as the user (the actor): the time, and the hash made again when
+    ProSync's argon2 parameters have changed since it was."""
+    rehash = hash_password(password) if _hasher.check_needs_rehash(password_hash) else None
+    conn.execute(
+        text(
+            "update users.users set last_login_at = now(),"
+            " password_hash = coalesce(cast(:hash as text), password_hash) where id = :id"
+        ),
+        {"id": user_id, "hash": rehash},
+    )
+
+
 def authenticate(conn: Connection, *, login: str, password: str) -> User:
-    """The user whose login and password these are, if active; one message for every failure."""
+    """The user whose login and password these are, if active; one message for every failure.
+    (Signing in goes through db.sessions.sign_in, which also throttles and audits.)"""
     failure = AuthenticationFailed("The e-mail address or password is not correct.")
     if not isinstance(login, str) or not isinstance(password, str) or "\x00" in login + password:
         raise failure
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise failure  # before hashing
     row = conn.execute(
         text(
             "select id, password_hash, is_active and deleted_at is null as usable"
-            " from users.users where lower(login) = lower(:login)"
+            " from users.users where users.login_key(login) = users.login_key(:login)"
         ),
-        {"login": login.strip()},
+        {"login": login},
     ).one_or_none()
-    try:
-        _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        raise failure from None
-    if row is None or not row.usable:
+    if not verify_password(row.password_hash if row else None, password) or not row.usable:
         raise failure
-    if _hasher.check_needs_rehash(row.password_hash):
-        set_actor(conn, row.id)  # the user's own row: the users policy lets its owner write it
-        conn.execute(
-            text("update users.users set password_hash = :hash where id = :id"),
-            {"id": row.id, "hash": hash_password(password)},
-        )
     return get_user(conn, user_id=row.id)
 
 

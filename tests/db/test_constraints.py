@@ -25,6 +25,8 @@ INTERNAL = {
     "users_password_hash_argon2id",
     # the partition policy: written by the owner's migrations only (revision 0016)
     "partition_policy_parent_is_table", "partition_policy_storage_options_plain",
+    # sign-in counters: written by auth.count_sign_in_attempt only (revision 0017)
+    "sign_in_attempts_attempts_check", "sign_in_attempts_key_check",
 }  # fmt: skip
 
 

@@ -56,7 +56,9 @@ APP_ROUTINES = POLICY_HELPERS | {
     "system.explain_sample",
     "audit.record_bypass",
     "audit.record_event",
-    "audit.recent_sign_in_failures",
+    "users.login_key",
+    "auth.count_sign_in_attempt",
+    "auth.forgive_sign_in_attempt",
     "documents.store_contents",
     "documents.stored_contents",
     "documents.release_content",
@@ -122,12 +124,15 @@ def _tables(conn) -> dict[str, str]:
 
 
 def _routines(conn) -> dict[str, str]:
-    """Every routine in ProSync's schemas -> a call of it with typed null arguments."""
+    """Every routine in ProSync's schemas -> a call of it with typed null arguments (a function's
+    each from a subquery: the planner folds a STRICT immutable function of a constant null away
+    before any privilege is checked; CALL takes no subquery, and folds nothing)."""
     rows = conn.execute(
         text(
             "select n.nspname || '.' || p.proname as name, p.prokind,"
             " coalesce((select string_agg(case when p.provariadic <> 0 and t.n = p.pronargs then 'variadic '"
-            "   else '' end || 'null::' || format_type(t.typ, null), ', ' order by t.n)"
+            "   else '' end || case when p.prokind = 'p' then 'null::' || format_type(t.typ, null)"
+            "   else '(select null::' || format_type(t.typ, null) || ')' end, ', ' order by t.n)"
             "   from unnest(p.proargtypes::oid[]) with ordinality t (typ, n)), '') as args"
             " from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = any(:s)"
         ),

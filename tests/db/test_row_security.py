@@ -695,21 +695,23 @@ def test_name_search_under_row_security_still_uses_its_trigram_index(world):
 
 
 def test_sign_in_is_throttled_when_the_app_runs_as_prosync_app(world):
-    """Throttling counts a login's failures in the audit log, whose rows name no project and no
-    signed-in user: as prosync_app they are hidden, so the count goes through the owner's
-    audit.recent_sign_in_failures (revision 0014). Before it, nothing was ever throttled."""
+    """Throttling must count attempts that name no project and no signed-in user: as prosync_app
+    such audit rows are hidden, so counting them found none and nothing was ever throttled
+    (revision 0014 counted through the owner; revision 0017 counts in auth.sign_in_attempts,
+    through auth.count_sign_in_attempt)."""
+    from functools import partial
+
     from db import sessions
 
     messages = []
-    for _ in range(sessions.THROTTLE_FAILURES + 1):
-        with transaction(actor_id=None, engine=world.app) as conn:
-            outcome = sessions.sign_in(
-                conn,
-                login="carol@rls.example.com",
-                password="not her password",
-                user_agent="t",
-                ip_address=None,
-            )
+    for _ in range(sessions.ACCOUNT_ATTEMPTS + 1):
+        outcome = sessions.sign_in(
+            partial(transaction, actor_id=None, engine=world.app),
+            login="carol@rls.example.com",
+            password="not her password",
+            user_agent="t",
+            ip_address=None,
+        )
         messages.append(outcome.message)
     assert all("not correct" in m for m in messages[:-1])
     assert "Too many failed sign-ins" in messages[-1]

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from db import sessions, users
-from db.errors import AuthenticationFailed, Conflict, PermissionDenied
+from db.errors import AuthenticationFailed, Conflict, InvalidInput, PermissionDenied
 from tests.conftest import TEST_PASSWORD, acting, count, make_user
 
 
@@ -151,17 +151,25 @@ def test_password_change_is_audited_without_the_hash(conn):
     assert "password_hash" not in (row.new_values or {})
 
 
+def anonymous(conn):
+    """Units of work as the sign-in route opens them: the dashboard's login, no one signed in yet."""
+    return lambda: acting(conn, None, app=True)
+
+
+def _try(conn, login, password, *, ip="10.0.0.9", device=None):
+    return sessions.sign_in(
+        anonymous(conn), login=login, password=password, user_agent="ua", ip_address=ip, device_token=device
+    )
+
+
 def test_sign_in_is_throttled_after_five_failures_and_every_attempt_is_audited(conn):
     user = make_user(conn, password="the-real-passphrase")
     for _ in range(5):
-        outcome = sessions.sign_in(
-            conn, login=user.login.upper(), password="wrong-guess-123", user_agent="ua", ip_address="10.0.0.9"
-        )
+        outcome = _try(conn, user.login.upper(), "wrong-guess-123")
         assert outcome.new is None and outcome.message == "The e-mail address or password is not correct."
-    blocked = sessions.sign_in(
-        conn, login=user.login, password="the-real-passphrase", user_agent="ua", ip_address="10.0.0.9"
-    )
+    blocked = _try(conn, user.login, "the-real-passphrase")
     assert blocked.new is None and "Too many failed sign-ins" in blocked.message
+    assert 0 < blocked.retry_after <= 15 * 60
     rows = conn.execute(
         text(
             "select action, context ->> 'ip_address' as ip from audit.audit_log"
@@ -175,19 +183,22 @@ def test_sign_in_is_throttled_after_five_failures_and_every_attempt_is_audited(c
 
 def test_unknown_email_is_throttled_the_same_way(conn):
     for _ in range(5):
-        sessions.sign_in(conn, login="ghost@example.com", password="x" * 12, user_agent=None, ip_address=None)
-    blocked = sessions.sign_in(
-        conn, login="ghost@example.com", password="x" * 12, user_agent=None, ip_address=None
-    )
+        _try(conn, "ghost@example.com", "x" * 12, ip=None)
+    blocked = _try(conn, "ghost@example.com", "x" * 12, ip=None)
     assert "Too many failed sign-ins" in blocked.message
 
 
 def test_successful_sign_in_opens_a_session_with_the_user_as_actor(conn):
     user = make_user(conn, password="the-real-passphrase")
     outcome = sessions.sign_in(
-        conn, login=user.login, password="the-real-passphrase", user_agent="Firefox", ip_address="192.0.2.4"
+        anonymous(conn),
+        login=user.login,
+        password="the-real-passphrase",
+        user_agent="Firefox",
+        ip_address="192.0.2.4",
     )
     assert outcome.new is not None and outcome.new.session.user_id == user.id
+    assert outcome.device_token, "a browser that signed in is remembered (OWASP's device cookie)"
     actors = conn.execute(
         text(
             "select action, actor_id from audit.audit_log where table_name in ('sessions', 'sign_in')"
@@ -195,6 +206,82 @@ def test_successful_sign_in_opens_a_session_with_the_user_as_actor(conn):
         )
     ).all()
     assert {(r.action, r.actor_id) for r in actors} == {("insert", user.id), ("sign_in", user.id)}
+
+
+def test_someone_elses_guesses_do_not_lock_the_owner_out_of_a_browser_they_signed_in_on(conn):
+    """Five wrong guesses for admin@ from anywhere used to lock its owner out for 15 minutes."""
+    user = make_user(conn, password="the-real-passphrase")
+    mine = _try(conn, user.login, "the-real-passphrase", ip="192.0.2.10").device_token
+    for _ in range(8):  # an attacker, from another address, with no device cookie
+        _try(conn, user.login, "wrong-guess-123", ip="198.51.100.7")
+    assert "Too many" in _try(conn, user.login, "the-real-passphrase", ip="198.51.100.8").message
+    # The owner's browser is judged on its own failures: none.
+    assert _try(conn, user.login, "the-real-passphrase", ip="198.51.100.7", device=mine).new is not None
+    # A device cookie is the owner's only: for another account, or forged, it counts for nothing.
+    other = make_user(conn, password="the-other-passphrase")
+    assert "Too many" not in (_try(conn, other.login, "wrong-guess-123", device=mine).message or "")
+    forged = mine[:-3] + ("AAA" if not mine.endswith("AAA") else "BBB")
+    assert (
+        "Too many" in _try(conn, user.login, "the-real-passphrase", ip="198.51.100.9", device=forged).message
+    )
+    # And a stolen device cookie does not lift the limit for its thief: it has its own five.
+    for _ in range(5):
+        _try(conn, user.login, "wrong-guess-123", device=mine)
+    assert "Too many" in _try(conn, user.login, "the-real-passphrase", device=mine).message
+
+
+def test_one_client_address_is_limited_across_every_account(conn):
+    for n in range(sessions.ADDRESS_ATTEMPTS):
+        outcome = _try(conn, f"spray{n}@example.com", "Winter2026!!", ip="203.0.113.5")
+        assert "not correct" in outcome.message, n
+    assert "Too many" in _try(conn, "spray-last@example.com", "Winter2026!!", ip="203.0.113.5").message
+    # An IPv6 client is limited by its /64, which one machine is usually given whole.
+    for n in range(sessions.ADDRESS_ATTEMPTS):
+        _try(conn, f"six{n}@example.com", "Winter2026!!", ip=f"2001:db8:1:2::{n + 1:x}")
+    assert "Too many" in _try(conn, "six-last@example.com", "Winter2026!!", ip="2001:db8:1:2:ffff::1").message
+    assert "not correct" in _try(conn, "six-last@example.com", "Winter2026!!", ip="2001:db8:1:3::1").message
+
+
+def test_one_canonical_address_for_lookup_uniqueness_and_throttling(conn):
+    """`vİewer@` (a capital dotted I) signed in as viewer@ under a throttle key of its own: the
+    lookup folded case in SQL, the throttle in Python. Now one function, users.login_key, for all
+    three: a variant either is the account (found, counted against it, refused as a duplicate) or
+    is not (none of the three)."""
+    user = make_user(conn, login="viewer-canon@example.com", password="the-real-passphrase")
+
+    def key(login: str) -> str:
+        return conn.execute(text("select users.login_key(:l)"), {"l": login}).scalar_one()
+
+    def attempts(login: str) -> int:
+        found = conn.execute(
+            text("select attempts from auth.sign_in_attempts where key = 'account:' || :k"), {"k": key(login)}
+        ).scalar()
+        return found or 0
+
+    canonical = key(user.login)
+    variants = ["vİewer-canon@example.com", " Viewer-Canon@EXAMPLE.com ", "ｖiewer-canon@example.com"]
+    assert key(variants[2]) == canonical, "NFKC: a full-width letter is the plain one"
+    conflicts = 0
+    for variant in variants:
+        same = key(variant) == canonical
+        found = users.find_user_by_login(conn, login=variant)
+        assert (found is not None and found.id == user.id) == same, variant
+        before = attempts(user.login)
+        _try(conn, variant, "wrong-guess-123")
+        assert attempts(user.login) == before + (1 if same else 0), variant
+        if same:  # refused as the same address (or, outside the address format, as no address)
+            with pytest.raises((Conflict, InvalidInput)) as refused:
+                make_user(conn, login=variant)
+            conflicts += isinstance(refused.value, Conflict)
+    assert conflicts >= 1  # addresses are ASCII (users_login_email_check): the others are no address
+
+
+def test_a_password_longer_than_the_policy_is_refused_without_hashing(conn, monkeypatch):
+    user = make_user(conn, password="the-real-passphrase")
+    hashed = []
+    monkeypatch.setattr(users, "verify_password", lambda *a: hashed.append(a) or False)
+    outcome = _try(conn, user.login, "x" * (users.MAX_PASSWORD_LENGTH + 1))
+    assert outcome.message == "The e-mail address or password is not correct." and hashed == []
 
 
 def _open(conn, user, n: int = 1):

@@ -1,5 +1,6 @@
 """End to end in real Chromium (Debian's, driven by Playwright) against `prosync serve`."""
 
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -14,8 +15,10 @@ SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 
 
 def _start(database_url: str, extra_env: dict[str, str]):
-    """`prosync serve` on a free port against `database_url`; returns (base URL, process)."""
-    return start_server({"DATABASE_URL": database_url, **extra_env})
+    """`prosync serve` on a free port against `database_url`, started outside the checkout (as an
+    operator's service would be: ProSync's Streamlit settings must apply all the same); returns
+    (base URL, process)."""
+    return start_server({"DATABASE_URL": database_url, **extra_env}, cwd=tempfile.gettempdir())
 
 
 def _stop(process) -> None:
@@ -386,3 +389,35 @@ def _png_bytes(kind: str) -> bytes:
     from db.demo import png_bytes
 
     return png_bytes(64, 48, (20, 120, len(kind) * 40))
+
+
+def test_the_dashboard_runs_under_its_security_policy_with_the_viewer_toolbar(server, browser):
+    """Started outside the checkout, `prosync serve` still applies ProSync's Streamlit settings (no
+    "Deploy", no developer menu); every screen works under the Content-Security-Policy, which the
+    browser reports no violation of; and another site cannot frame the dashboard."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+    response = page.goto(server + "/auth/sign-in")
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    _sign_in(page, server, "admin@example.com")
+    page.get_by_role("heading", name="Onboarding").wait_for(timeout=30000)
+    for title in ["Documents", "Review", "Ops", "Your account"]:
+        page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
+        page.get_by_role("heading", name=title).first.wait_for(timeout=30000)
+        _settled(page)
+        _no_exception(page)
+    assert page.get_by_text("Deploy", exact=True).count() == 0
+    page.locator('[data-testid="stMainMenu"]').click()
+    page.wait_for_timeout(500)
+    assert page.get_by_text("Clear cache").count() == 0, "developer options are off in viewer mode"
+    assert problems == []
+    # A page on another origin that frames the dashboard gets nothing.
+    framing = context.new_page()
+    framing.set_content(f'<iframe id="f" src="{server}/auth/sign-in"></iframe>')
+    framing.wait_for_timeout(1500)
+    frame = framing.frame_locator("#f")
+    assert frame.locator("text=Sign in").count() == 0
+    context.close()

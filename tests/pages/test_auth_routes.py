@@ -12,7 +12,14 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from dashboard import file_routes
-from dashboard.auth_routes import ROUTES, SESSION_COOKIE, SignInRedirect
+from dashboard.auth_routes import (
+    CSRF_COOKIE,
+    DEVICE_COOKIE,
+    ROUTES,
+    SESSION_COOKIE,
+    SecurityHeaders,
+    SignInRedirect,
+)
 from db import sessions
 from db.demo import DEMO_PASSWORD
 from db.engine import transaction
@@ -25,11 +32,28 @@ def client(demo_env):
     async def home(request):
         return PlainTextResponse("dashboard")
 
-    app = Starlette(
-        routes=[*ROUTES, *file_routes.ROUTES, Route("/", home)], middleware=[Middleware(SignInRedirect)]
-    )
-    with TestClient(app, base_url="http://testserver") as c:
+    with TestClient(_app(home), base_url="http://testserver") as c:
         yield c
+    _forget_attempts()
+
+
+def _app(home=None):
+    """The routes as dashboard/server.py mounts them beside Streamlit, with its middleware."""
+    extra = [Route("/", home)] if home else []
+    return Starlette(
+        routes=[*ROUTES, *file_routes.ROUTES, *extra],
+        middleware=[Middleware(SecurityHeaders), Middleware(SignInRedirect)],
+    )
+
+
+def _forget_attempts() -> None:
+    """Sign-in attempts are counted per database: the next test starts with none."""
+    from sqlalchemy import text
+
+    from db.engine import system_transaction
+
+    with system_transaction() as conn:
+        conn.execute(text("delete from auth.sign_in_attempts"))
 
 
 def _form(client):
@@ -94,7 +118,8 @@ def test_sign_out_revokes_the_session_and_clears_the_cookie(client):
     _sign_in(client, "reviewer@example.com", DEMO_PASSWORD)
     token = client.cookies[SESSION_COOKIE]
     response = client.post("/auth/sign-out", headers={"origin": "http://testserver"}, follow_redirects=False)
-    assert response.status_code == 303 and "You+signed+out" in response.headers["location"]
+    assert response.status_code == 303 and response.headers["location"] == "/auth/sign-in?reason=signed-out"
+    assert "You signed out." in client.get(response.headers["location"]).text
     with transaction(actor_id=None) as conn, pytest.raises(AuthenticationFailed, match="signed out"):
         sessions.resolve_session(conn, token=token)
     agent = scalar(
@@ -173,3 +198,105 @@ def test_s3_downloads_redirect_to_a_short_lived_presigned_url(s3_client):
     assert scalar("select count(*) from documents.contents where storage_code = 's3'") == scalar(
         "select count(*) from documents.contents"
     ), "the whole demo went to S3"
+
+
+def test_every_response_carries_the_security_headers(client):
+    _sign_in(client, "viewer@example.com", DEMO_PASSWORD)
+    doc = scalar("select id from documents.active_documents where project_name = 'Annual Budget' limit 1")
+    for response in (client.get("/auth/sign-in"), client.get(f"/files/{doc}"), client.get("/files/999999")):
+        assert response.headers["x-frame-options"] == "DENY"
+        policy = response.headers["content-security-policy"]
+        # A file's own, stricter policy (no script, sandboxed) stands; the dashboard's elsewhere.
+        assert "frame-ancestors 'none'" in policy or "sandbox; frame-ancestors 'self'" in policy
+        assert "https:" not in policy and "*" not in policy
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "same-origin"
+
+
+def test_the_sign_in_page_says_only_its_own_fixed_messages(client):
+    page = client.get("/auth/sign-in", params={"reason": "<b>Your account is locked</b>, call +1 555 0100"})
+    assert "locked" not in page.text and "555" not in page.text
+    assert "You signed out." in client.get("/auth/sign-in", params={"reason": "signed-out"}).text
+
+
+def test_a_plain_get_of_the_sign_in_page_does_not_sign_anyone_out(client):
+    _sign_in(client, "viewer@example.com", DEMO_PASSWORD)
+    token = client.cookies[SESSION_COOKIE]
+    page = client.get("/auth/sign-in")  # what a link or an image on another site would do
+    assert not any(h.startswith(SESSION_COOKIE) for h in page.headers.get_list("set-cookie"))
+    with transaction(actor_id=None) as conn:
+        sessions.resolve_session(conn, token=token)  # still good
+    assert client.get("/auth/sign-out").status_code == 405, "signing out is a POST"
+
+
+def test_the_csrf_token_must_be_one_the_server_made(client):
+    client.get("/auth/sign-in")
+    # A pair the client chose itself (cookie and field equal) is refused: the token is signed.
+    client.cookies.set(CSRF_COOKIE, "chosen-by-the-attacker", path="/auth/sign-in")
+    forged = client.post(
+        "/auth/sign-in",
+        data={"email": "lead@example.com", "password": DEMO_PASSWORD, "csrf": "chosen-by-the-attacker"},
+        headers={"origin": "http://testserver"},
+    )
+    assert forged.status_code == 403 and SESSION_COOKIE not in client.cookies
+    from db import keys
+
+    stale = keys.sign("csrf", "1000000000:old:")  # signed, but from 2001
+    client.cookies.set(CSRF_COOKIE, stale, path="/auth/sign-in")
+    expired = client.post(
+        "/auth/sign-in",
+        data={"email": "lead@example.com", "password": DEMO_PASSWORD, "csrf": stale},
+        headers={"origin": "http://testserver"},
+    )
+    assert expired.status_code == 403 and SESSION_COOKIE not in client.cookies
+
+
+def test_cookies_are_secure_behind_an_https_proxy(demo_env, monkeypatch):
+    from db.settings import get_settings
+
+    for env in (
+        {"PROSYNC_PUBLIC_URL": "https://prosync.example.com"},
+        {"PROSYNC_TRUSTED_PROXIES": "testclient"},
+    ):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        try:
+            with TestClient(_app(), base_url="http://testserver") as c:
+                origin = "https://prosync.example.com" if "PROSYNC_PUBLIC_URL" in env else "http://testserver"
+                _, token = _form(c)
+                # The browser, speaking https to the proxy, sends the (Secure) form cookie back.
+                c.cookies.set(CSRF_COOKIE, token, path="/auth/sign-in")
+                response = c.post(
+                    "/auth/sign-in",
+                    data={"email": "lead@example.com", "password": DEMO_PASSWORD, "csrf": token},
+                    headers={
+                        "origin": origin,
+                        "x-forwarded-proto": "https",
+                        "x-forwarded-for": "203.0.113.9",
+                    },
+                    follow_redirects=False,
+                )
+            assert response.status_code == 303, response.text
+            for name in (SESSION_COOKIE, DEVICE_COOKIE):
+                header = next(h for h in response.headers.get_list("set-cookie") if h.startswith(name))
+                assert "Secure" in header, (env, name)
+            if "PROSYNC_TRUSTED_PROXIES" in env:  # the proxy's word for the browser's address is taken
+                token = response.headers.get_list("set-cookie")
+                assert (
+                    scalar("select host(ip_address) from auth.sessions order by created_at desc limit 1")
+                    == "203.0.113.9"
+                ), token
+        finally:
+            for name in env:
+                monkeypatch.delenv(name)
+            get_settings.cache_clear()
+            _forget_attempts()
+
+
+def test_too_many_attempts_are_answered_429_with_retry_after(client):
+    for _ in range(sessions.ACCOUNT_ATTEMPTS):
+        assert _sign_in(client, "maria@example.com", "wrong-password-1").status_code == 401
+    refused = _sign_in(client, "maria@example.com", DEMO_PASSWORD)
+    assert refused.status_code == 429 and 0 < int(refused.headers["retry-after"]) <= 15 * 60
+    assert "Too many failed sign-ins" in refused.text
