@@ -41,6 +41,9 @@ MAX_EXPANDED_BYTES = 2 * 1024**3
 MAX_EXPANSION_RATIO = 100
 MAX_ARCHIVE_ENTRIES = 20000
 MAX_IMAGE_PIXELS = 100_000_000
+# More image than this from each byte of file is a decompression bomb (a flat 100-megapixel PNG is
+# 100 KB, 1,000 pixels a byte; photographs and scans are under 10, diagrams well under 100).
+MAX_PIXELS_PER_BYTE = 250
 _BIDI_AND_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
@@ -199,16 +202,21 @@ def _check_archive(stream: BinaryIO, size: int) -> None:
         )
 
 
-def _check_image(stream: BinaryIO) -> None:
+def _check_image(stream: BinaryIO, size: int) -> None:
     from PIL import Image
 
     start = stream.tell()
     try:
-        with Image.open(stream) as image:
+        with Image.open(stream) as image:  # the header only: nothing is decoded here
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise InvalidInput(
                     f"The image is {width:,} × {height:,} pixels; at most {MAX_IMAGE_PIXELS:,} are allowed."
+                )
+            if width * height > 4_000_000 and width * height > MAX_PIXELS_PER_BYTE * size:
+                raise InvalidInput(
+                    f"The image is {width:,} × {height:,} pixels in a file of {size:,} bytes: so much image"
+                    " from so small a file is a decompression bomb, and is refused."
                 )
             image.verify()
     except InvalidInput:
@@ -264,7 +272,7 @@ def check_file(
     if detected in ARCHIVE_TYPES:
         _check_archive(stream, size)
     elif kind.category == "image":
-        _check_image(stream)
+        _check_image(stream, size)
     if detected not in ARCHIVE_TYPES:
         _check_no_appended_archive(stream, size)
     return kind

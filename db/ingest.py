@@ -306,29 +306,30 @@ def try_stage(unit: Unit, *, project_id: int, name: str, stream: BinaryIO, **det
         return Outcome(name=str(name), status="refused", message=str(error))
 
 
-def _make_preview(store: storage.ObjectStore, staged: StagedFile) -> str | None:
-    """The preview key for a staged file's content, made and stored if it is not there yet."""
+def _make_preview(store: storage.ObjectStore, staged: StagedFile) -> tuple[str | None, str | None]:
+    """The preview key for a staged file's content, made (in a worker process) and stored if it is
+    not there yet; or None and why there is none."""
     if staged.detected_mime not in previews.PREVIEW_TYPES:
-        return None
+        return None, None
     key = storage.preview_key(staged.checksum)
     try:
         if store.exists(key):
-            return key
+            return key, None
         with store.open(staged.s3_key) as source:
-            png = previews.render_preview(source, staged.detected_mime)
-        if png is None:
-            return None
+            made = previews.render_preview(source, staged.detected_mime)
+        if made.png is None:
+            return None, made.reason
         store.put(
-            io.BytesIO(png),
+            io.BytesIO(made.png),
             key=key,
-            checksum=hashlib.sha256(png).hexdigest(),
-            size_bytes=len(png),
+            checksum=hashlib.sha256(made.png).hexdigest(),
+            size_bytes=len(made.png),
             content_type="image/png",
         )
-        return key
+        return key, None
     except ProSyncError as error:  # the document is approved without a preview rather than not at all
         log.warning("no preview for staged file %s: %s", staged.id, error)
-        return None
+        return None, f"the file store did not answer ({error})"
 
 
 def approve_file(unit: Unit, *, ingest_id: int, reviewer_notes: str = "") -> Outcome:
@@ -358,8 +359,11 @@ def _approve(unit: Unit, ids: list[int], notes: str) -> list[tuple[Outcome, ProS
         stores = {s.id: storage.store_for(conn, s.storage_code) for s in wanted}
         if not wanted:  # nothing to render: the approvals go in this same transaction
             results = staging.approve_many(conn, ingest_ids=ids, reviewer_notes=notes)
+    why_not: dict[int, str] = {}
     if wanted:
-        images = {s.id: _make_preview(stores[s.id], s) for s in wanted}  # outside any transaction
+        made = {s.id: _make_preview(stores[s.id], s) for s in wanted}  # outside any transaction
+        images = {i: key for i, (key, _) in made.items()}
+        why_not = {i: reason for i, (_, reason) in made.items() if reason}
         with unit() as conn:
             results = staging.approve_many(conn, ingest_ids=ids, reviewer_notes=notes, images=images)
     outcomes = []
@@ -368,7 +372,8 @@ def _approve(unit: Unit, ids: list[int], notes: str) -> list[tuple[Outcome, ProS
             name = found[ingest_id].original_name if ingest_id in found else f"#{ingest_id}"
             outcomes.append((Outcome(name=name, status="refused", message=str(result)), result))
         else:
-            outcomes.append((Outcome(result.name, "approved", "approved", document=result), None))
+            message = f"approved; no preview: {why_not[ingest_id]}" if ingest_id in why_not else "approved"
+            outcomes.append((Outcome(result.name, "approved", message, document=result), None))
     return outcomes
 
 
