@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, make_url, text
 
 from db import staging, storage
-from db.engine import database_url, get_owner_engine
+from db.engine import database_url, get_owner_engine, url_as
 from db.errors import Conflict, InvalidInput, ProSyncError
 from db.settings import Settings, get_settings
 
@@ -41,8 +43,16 @@ def _pg_bin(name: str) -> str:
     return str(POSTGRES_BIN_PATH / name)
 
 
-def _run(args: list[str]) -> None:
-    done = subprocess.run(args, capture_output=True, text=True, timeout=3600)
+def _run(args: list[str], *, url: str | None = None, stdin=None) -> None:
+    """Run a client program; `url`'s password goes in its environment (PGPASSWORD), never on its
+    command line, where any user of the machine could read it (`ps`)."""
+    env = dict(os.environ)
+    if url is not None:
+        parsed = make_url(url)
+        if parsed.password:
+            env["PGPASSWORD"] = parsed.password
+        args = [*args, f"--dbname={url_as(url, parsed.username)}"]  # the same URL, without the password
+    done = subprocess.run(args, capture_output=True, text=True, timeout=3600, env=env, stdin=stdin)
     if done.returncode:
         # The connection string is never echoed: it may hold a password.
         raise Conflict(f"{Path(args[0]).name} failed: {done.stderr.strip()[-2000:]}")
@@ -63,15 +73,27 @@ class Manifest:
 
 
 def backup(path: Path, *, engine: Engine | None = None, settings: Settings | None = None) -> Manifest:
-    """Write a consistent backup of the database and its objects into `path` (a new or empty folder)."""
-    from db import migrate
-
+    """Write a consistent backup of the database and its objects into `path` (a new or empty folder,
+    made readable by its owner only)."""
     settings = settings or get_settings()
     engine = engine or get_owner_engine(settings)
     path = Path(path)
     if path.exists() and any(path.iterdir()):
         raise InvalidInput(f"{path} is not empty: a backup goes into a new or empty folder.")
-    path.mkdir(parents=True, exist_ok=True)
+    # The folder and everything in it for the owner only: the dump holds every row, password hashes
+    # included.
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    old_umask = os.umask(0o077)
+    try:
+        return _backup(path, engine, settings)
+    finally:
+        os.umask(old_umask)
+
+
+def _backup(path: Path, engine: Engine, settings: Settings) -> Manifest:
+    from db import migrate
+
     lock = f"pg_advisory_lock({staging.BACKUP_LOCK_KEY})"
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
         holder.execute(text(f"select {lock}"))  # waits for purges in flight; holds off new ones
@@ -84,10 +106,13 @@ def backup(path: Path, *, engine: Engine | None = None, settings: Settings | Non
             ):
                 snapshot = conn.execute(text("select pg_export_snapshot()")).scalar_one()
                 manifest = _manifest(conn, migrate.current_revision(conn) or "none")
-                _run(
-                    [_pg_bin("pg_dump"), "--format=custom", f"--snapshot={snapshot}",
-                     f"--file={path / DUMP}", f"--dbname={database_url(settings)}"]
-                )  # fmt: skip
+                dump = [
+                    _pg_bin("pg_dump"),
+                    "--format=custom",
+                    f"--snapshot={snapshot}",
+                    f"--file={path / DUMP}",
+                ]
+                _run(dump, url=database_url(settings))
                 _copy_objects(manifest, path / OBJECTS, settings)
         finally:
             holder.execute(text(f"select pg_advisory_unlock({staging.BACKUP_LOCK_KEY})"))
@@ -181,16 +206,25 @@ def restore(path: Path, *, engine: Engine | None = None, settings: Settings | No
         raise Conflict("The target database is not empty: restore into a new, empty database.")
     report = RestoreReport()
     copies = storage.LocalStorage(path / OBJECTS)
-    for entry in manifest["objects"]:  # objects first: no restored row ever points at a missing one
-        if entry["provider"] == "local":
-            store = storage.make_store(entry["store"], "local", settings)
-            _copy(copies, store, entry["key"], entry["checksum"], entry["size_bytes"])
-            report.objects_restored += 1
-    _ensure_roles(engine)  # the policies and apply_roles name them; a fresh server has none yet
-    _run(
-        [_pg_bin("pg_restore"), "--single-transaction", "--exit-on-error", "--no-owner", "--no-privileges",
-         f"--dbname={database_url(settings)}", str(path / DUMP)]
-    )  # fmt: skip
+    written: list[tuple[storage.ObjectStore, str]] = []  # objects this restore added, to undo on failure
+    try:
+        for entry in manifest["objects"]:  # objects first: no restored row ever points at a missing one
+            if entry["provider"] == "local":
+                store = storage.make_store(entry["store"], "local", settings)
+                if not store.exists(entry["key"]):
+                    written.append((store, entry["key"]))
+                _copy(copies, store, entry["key"], entry["checksum"], entry["size_bytes"])
+                report.objects_restored += 1
+        _ensure_roles(engine)  # the policies and apply_roles name them; a fresh server has none yet
+        _restore_dump(path / DUMP, engine, database_url(settings))
+    except BaseException:
+        # The dump went in as one transaction, so the database is as it was; so is the store.
+        for store, key in written:
+            try:
+                store.delete(key)
+            except ProSyncError:
+                log.warning("could not remove %s after a failed restore; `prosync reconcile` lists it", key)
+        raise
     # --no-owner and --no-privileges left everything to the login that restored (the grants in
     # the dump may name functions this server's extensions no longer have): ownership back to
     # prosync_owner and the grants made again for this server (one audit row says so).
@@ -199,6 +233,28 @@ def restore(path: Path, *, engine: Engine | None = None, settings: Settings | No
             conn.execute(text("call system.apply_roles()"))
     _check(engine, manifest, settings, report)
     return report
+
+
+def _restore_dump(dump: Path, engine: Engine, url: str) -> None:
+    """pg_restore into the database in one transaction. The embedded PostgreSQL 18's pg_restore
+    writes `SET transaction_timeout = 0`, a setting servers before 17 do not know: for those the
+    restore goes through an SQL script without that line, run by psql in one transaction."""
+    with engine.connect() as conn:
+        version = conn.execute(text("select current_setting('server_version_num')::int")).scalar_one()
+    options = ["--no-owner", "--no-privileges"]
+    if version >= 170000:
+        _run([_pg_bin("pg_restore"), "--single-transaction", "--exit-on-error", *options, str(dump)], url=url)
+        return
+    with tempfile.TemporaryDirectory(prefix="prosync-restore-") as folder:
+        script = Path(folder) / "restore.sql"
+        _run([_pg_bin("pg_restore"), *options, f"--file={script}", str(dump)])
+        kept = Path(folder) / "kept.sql"
+        with script.open() as source, kept.open("w") as target:
+            for line in source:
+                if not line.startswith("SET transaction_timeout"):
+                    target.write(line)
+        _run([_pg_bin("psql"), "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1",
+              f"--file={kept}"], url=url)  # fmt: skip
 
 
 # As migration 0013 makes them: roles belong to the server, so a restore into a new one needs them.
