@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from dashboard.auth_routes import SESSION_COOKIE
-from db import access, documents, sessions, staging, storage
+from dashboard.auth_routes import SESSION_COOKIE, client_address
+from db import access, audit, documents, sessions, staging, storage
 from db.engine import read_only, transaction
 from db.errors import AuthenticationFailed, NotFound, PermissionDenied, ProSyncError
 
@@ -36,9 +36,18 @@ class Located:
     mime_type: str
 
 
-def _locate(token: str, kind: str, item_id: int) -> Located:
+def _locate(token: str, kind: str, item_id: int, client: dict) -> Located:
+    """The file, if the session's user may have it; the download is recorded first (its project's
+    audit trail: who, which file, from where), so that no file leaves without a record."""
     with transaction(actor_id=None) as conn:
         session = sessions.resolve_session(conn, token=token)
+    found = _find(session, kind, item_id)
+    with transaction(actor_id=session.user_id) as conn:
+        audit.record_download(conn, kind=kind, item_id=item_id, **client)
+    return found
+
+
+def _find(session, kind: str, item_id: int) -> Located:
     with read_only(actor_id=session.user_id) as conn:
         if kind == "staged":
             staged = staging.get_staged_file(conn, ingest_id=item_id)
@@ -62,7 +71,8 @@ def _serve(kind: str, id_param: str):
             return PlainTextResponse("Sign in first.", status_code=401)
         try:
             item_id = int(request.path_params[id_param])
-            found = await run_in_threadpool(_locate, token, kind, item_id)
+            client = {"user_agent": request.headers.get("user-agent"), "ip_address": client_address(request)}
+            found = await run_in_threadpool(_locate, token, kind, item_id, client)
         except AuthenticationFailed as error:
             return PlainTextResponse(str(error), status_code=401)
         except (NotFound, PermissionDenied, ValueError):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Connection, text
 
 from db import access
+from db._sql import domain_errors, require_id
 from db.errors import InvalidInput
 
 
@@ -48,3 +50,25 @@ def audit_trail(
         "limit": limit,
     }
     return pd.read_sql_query(query, conn, params=params)
+
+
+DOWNLOAD_KINDS = ("document", "preview", "staged")
+
+
+def record_download(
+    conn: Connection, *, kind: str, item_id: int, user_agent: str | None = None, ip_address: str | None = None
+) -> None:
+    """A download (a document, its preview, a staged file), in its project's audit trail as the
+    acting user's (action `download`), before the file is served: no record, no file. The database
+    checks that the actor may see the project (audit.record_download, revision 0018)."""
+    if kind not in DOWNLOAD_KINDS:
+        raise InvalidInput(f"Not a kind of download: {str(kind)[:40]}.")
+    with domain_errors():
+        conn.execute(
+            text("select audit.record_download(:kind, :id, cast(:context as jsonb))"),
+            {
+                "kind": kind,
+                "id": require_id(item_id, "file"),
+                "context": json.dumps({"ip_address": ip_address, "user_agent": (user_agent or "")[:300]}),
+            },
+        )

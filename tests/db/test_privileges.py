@@ -57,6 +57,7 @@ APP_ROUTINES = POLICY_HELPERS | {
     "audit.record_bypass",
     "audit.record_event",
     "users.login_key",
+    "audit.record_download",
     "auth.count_sign_in_attempt",
     "auth.forgive_sign_in_attempt",
     "documents.store_contents",

@@ -44,6 +44,27 @@ def test_create_alter_comment_and_drop_are_recorded_with_who_and_what(conn):
     assert (newest.command, newest.object, newest.who) == ("DROP TABLE", "public.ddl_probe", ops_user.login)
 
 
+SECRETS = [
+    ("alter role prosync_secret_probe password E'e-sec\\'ret1'", "e-sec"),
+    ("alter role prosync_secret_probe password $pw$dollar-secret2$pw$", "dollar-secret2"),
+    ("select 'password = plain-secret3'", "plain-secret3"),
+    ("select 'host=db port=5432 password=conn-secret4 dbname=x'", "conn-secret4"),
+    ("select 'postgresql://bob:uri-secret5@db/prosync'", "uri-secret5"),
+]
+
+
+def test_no_form_of_password_reaches_the_schema_change_audit(conn):
+    """Found: `PASSWORD '…'` was blanked, but not E'…', a dollar-quoted password or one inside a
+    connection string, and the Ops screen showed them. A script's other statements are part of each
+    recorded statement (current_query()), so each secret rides along with a CREATE TABLE here."""
+    conn.execute(text("create role prosync_secret_probe"))
+    for n, (statement, secret) in enumerate(SECRETS):
+        conn.exec_driver_sql(f"{statement}; create table public.secret_probe_{n} (id int)")
+        (row,) = _ddl_rows(conn, f"public.secret_probe_{n}")
+        assert secret not in row.statement and "…" in row.statement, row.statement
+    conn.execute(text("drop role prosync_secret_probe"))
+
+
 def test_a_server_that_refuses_event_triggers_is_migrated_without_them_and_says_so(server_url):
     admin = psycopg.connect(server_url, autocommit=True)
     try:

@@ -300,3 +300,48 @@ def test_too_many_attempts_are_answered_429_with_retry_after(client):
     refused = _sign_in(client, "maria@example.com", DEMO_PASSWORD)
     assert refused.status_code == 429 and 0 < int(refused.headers["retry-after"]) <= 15 * 60
     assert "Too many failed sign-ins" in refused.text
+
+
+def _downloads(doc_kind: str, item: int) -> list:
+    from sqlalchemy import text
+
+    from db.engine import system_transaction
+
+    with system_transaction() as conn:
+        return conn.execute(
+            text(
+                "select actor_id, project_id, context ->> 'kind' as kind, context ->> 'user_agent' as agent"
+                " from audit.audit_log where action = 'download' and record_id = :r and table_name = :t"
+                " order by id"
+            ),
+            {"r": str(item), "t": doc_kind},
+        ).all()
+
+
+def test_every_download_is_in_the_projects_audit_trail_and_a_refused_one_is_not(client):
+    """Found: downloads (/files, previews, presigned links) by anyone, admins included, left no trace."""
+    doc = scalar(
+        "select id from documents.documents where image_url is not null and deleted_at is null"
+        " and project_id = (select id from projects.projects where name = 'Annual Budget') limit 1"
+    )
+    project = scalar("select project_id from documents.documents where id = :d", d=doc)
+    before = len(_downloads("documents", doc))
+    _sign_in(client, "viewer@example.com", DEMO_PASSWORD)
+    viewer = scalar("select id from users.users where login = 'viewer@example.com'")
+    assert client.get(f"/files/{doc}", headers={"user-agent": "download-test"}).status_code == 200
+    assert client.get(f"/files/{doc}/preview").status_code == 200
+    rows = _downloads("documents", doc)[before:]
+    assert [(r.actor_id, r.project_id, r.kind) for r in rows] == [
+        (viewer, project, "document"),
+        (viewer, project, "preview"),
+    ]
+    assert rows[0].agent == "download-test"
+    client.cookies.clear()
+    _sign_in(client, "ops@example.com", DEMO_PASSWORD)  # not a member: refused, and nothing recorded
+    assert client.get(f"/files/{doc}").status_code == 404
+    assert len(_downloads("documents", doc)) == before + 2
+    client.cookies.clear()
+    _sign_in(client, "admin@example.com", DEMO_PASSWORD)  # an admin's download is recorded too
+    assert client.get(f"/files/{doc}").status_code == 200
+    admin = scalar("select id from users.users where login = 'admin@example.com'")
+    assert _downloads("documents", doc)[-1].actor_id == admin
