@@ -132,6 +132,20 @@ def acting(conn: Connection, user: User | None, *, app: bool | None = None):
             set_actor(conn, previous[0])  # None too: no actor left behind for the owner's next statement
 
 
+def sqlstate_of(conn: Connection, sql: str, **params) -> str | None:
+    """Run `sql` in a savepoint that is always rolled back: the server's refusal (SQLSTATE), or None."""
+    from sqlalchemy.exc import DBAPIError
+
+    savepoint = conn.begin_nested()
+    try:
+        conn.execute(text(sql), params)
+    except DBAPIError as error:
+        savepoint.rollback()
+        return error.orig.sqlstate
+    savepoint.rollback()
+    return None
+
+
 def _aborted(conn: Connection) -> bool:
     status = conn.connection.driver_connection.info.transaction_status
     return status == psycopg.pq.TransactionStatus.INERROR

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import DBAPIError
 
 from db import migrate
 from db.engine import set_actor, sqlalchemy_url, url_as
-from tests.conftest import create_database
+from tests.conftest import create_database, sqlstate_of
 from tests.db.test_row_security import World
 
 SCHEMAS = ("users", "auth", "projects", "documents", "staging", "audit", "system")
@@ -95,18 +94,6 @@ def _connect(world, role: str, actor: str | None = None):
     return conn
 
 
-def _sqlstate(conn, sql: str, **params) -> str | None:
-    """Run `sql` in a savepoint (always rolled back); the server's refusal, or None."""
-    savepoint = conn.begin_nested()
-    try:
-        conn.execute(text(sql), params)
-    except DBAPIError as error:
-        savepoint.rollback()
-        return error.orig.sqlstate
-    savepoint.rollback()
-    return None
-
-
 def _tables(conn) -> dict[str, str]:
     """Every table in ProSync's schemas (partitions are reached through their parent) -> a column
     that a statement may name (not generated)."""
@@ -172,7 +159,7 @@ def test_each_role_writes_exactly_the_tables_it_should(world, role):
         wrong = []
         for table, column in sorted(tables.items()):
             for command in ("insert", "update", "delete"):
-                refused = _sqlstate(conn, _write(command, table, column))
+                refused = sqlstate_of(conn, _write(command, table, column))
                 assert refused in (None, "42501"), (table, command, refused)
                 if (refused is None) != _may_write(role, table, command):
                     wrong.append(f"{command} {table}: {'allowed' if refused is None else 'refused'}")
@@ -199,7 +186,7 @@ def test_each_role_executes_exactly_the_routines_it_should(world, role):
                     wrong.append(f"{name}: not granted")
                 continue
             # Not granted: calling it (with null arguments) is refused before it runs.
-            if _sqlstate(conn, call) != "42501":
+            if sqlstate_of(conn, call) != "42501":
                 wrong.append(f"{name}: not refused")
         assert wrong == []
     finally:
@@ -252,7 +239,7 @@ def test_the_readonly_role_cannot_record_audit_events_or_detach_partitions(world
             "select * from system.maintain_partitions('documents.documents', 0, 0, 1)",
             "select system.create_partition('audit.audit_log', now())",
         ]:
-            assert _sqlstate(conn, sql) == "42501", sql
+            assert sqlstate_of(conn, sql) == "42501", sql
     finally:
         conn.close()
 
@@ -273,7 +260,7 @@ def test_the_readonly_role_cannot_record_audit_events_or_detach_partitions(world
 def test_the_app_cannot_write_reference_tables_roles_contents_or_history(world, sql):
     conn = _connect(world, "prosync_app", "admin")  # even acting as an admin
     try:
-        assert _sqlstate(conn, sql, me=world.users["admin"].id) == "42501"
+        assert sqlstate_of(conn, sql, me=world.users["admin"].id) == "42501"
     finally:
         conn.close()
 
@@ -285,23 +272,25 @@ def test_no_sql_can_be_smuggled_through_the_partition_policy(world):
     try:
         injected = '{"fillfactor=100) ; create table public.pwned (x int); --"}'
         update = "update system.partition_policy set storage_options = cast(:o as text[])"
-        assert _sqlstate(conn, update + " where parent_table = 'audit.audit_log'", o=injected) == "23514"
+        assert sqlstate_of(conn, update + " where parent_table = 'audit.audit_log'", o=injected) == "23514"
         conn.execute(text("reset role"))
         conn.execute(
             text("alter table system.partition_policy drop constraint partition_policy_storage_options_plain")
         )
         conn.execute(text(update + " where parent_table = 'audit.audit_log'"), {"o": injected})
         assert (
-            _sqlstate(conn, "select * from system.maintain_partitions('audit.audit_log', 24, 0, null)")
+            sqlstate_of(conn, "select * from system.maintain_partitions('audit.audit_log', 24, 0, null)")
             == "PS400"
         )
         assert conn.execute(text("select to_regclass('public.pwned')")).scalar_one() is None
         # A parent that is not ProSync's, named by a caller, is refused before anything is built.
         assert (
-            _sqlstate(conn, "select * from system.maintain_partitions('pg_catalog.pg_class', 1, 0, null)")
+            sqlstate_of(conn, "select * from system.maintain_partitions('pg_catalog.pg_class', 1, 0, null)")
             == "PS400"
         )
-        assert _sqlstate(conn, "select system.default_partition_rows('users.users; drop table x')") == "PS400"
+        assert (
+            sqlstate_of(conn, "select system.default_partition_rows('users.users; drop table x')") == "PS400"
+        )
     finally:
         conn.close()
 
@@ -339,7 +328,7 @@ def test_no_sql_can_be_smuggled_through_the_partition_policy(world):
 def test_security_definer_functions_check_the_actor(world, actor, sql, sqlstate):
     conn = _connect(world, "prosync_app", actor)
     try:
-        assert _sqlstate(conn, sql, me=world.users["alice"].id) == sqlstate
+        assert sqlstate_of(conn, sql, me=world.users["alice"].id) == sqlstate
     finally:
         conn.close()
 
@@ -348,10 +337,11 @@ def test_an_admin_may_use_the_narrow_functions(world):
     conn = _connect(world, "prosync_app", "admin")
     try:
         alice = world.users["alice"].id
-        assert _sqlstate(conn, "call users.set_system_role(:me, 'ops', true, null)", me=alice) is None
-        assert _sqlstate(conn, "select projects.create_tag('Curated', 'test', '', null)") is None
+        assert sqlstate_of(conn, "call users.set_system_role(:me, 'ops', true, null)", me=alice) is None
+        assert sqlstate_of(conn, "select projects.create_tag('Curated', 'test', '', null)") is None
         assert (
-            _sqlstate(conn, "select * from system.maintain_partitions('audit.audit_log', 1, 0, null)") is None
+            sqlstate_of(conn, "select * from system.maintain_partitions('audit.audit_log', 1, 0, null)")
+            is None
         )
     finally:
         conn.close()
@@ -369,7 +359,7 @@ def test_the_app_writes_only_its_own_user_row_and_sessions(world):
             == 0
         )
         assert (
-            _sqlstate(
+            sqlstate_of(
                 conn,
                 "insert into auth.sessions (user_id, token_hash, expires_at)"
                 " values (:b, sha256('x'), now() + interval '1 h')",
@@ -392,7 +382,7 @@ def test_the_app_writes_only_its_own_user_row_and_sessions(world):
             == 1
         )
         assert (
-            _sqlstate(
+            sqlstate_of(
                 conn, "update users.users set is_active = true, login = 'root@x.example' where id = :m", m=me
             )
             == "PS403"
@@ -418,7 +408,7 @@ def test_members_see_only_the_contents_and_claims_of_their_own_projects(world):
         assert bob_conn.execute(text("select count(*) from staging.upload_claims")).scalar_one() == 0
         assert alice_conn.execute(text("select count(*) from staging.upload_claims")).scalar_one() == 1
         forged = "insert into staging.upload_claims (checksum, claimed_by) values ('x', :a)"
-        assert _sqlstate(bob_conn, forged, a=world.users["alice"].id) == "42501"
+        assert sqlstate_of(bob_conn, forged, a=world.users["alice"].id) == "42501"
     finally:
         bob_conn.close()
         alice_conn.close()

@@ -17,7 +17,7 @@ from db import access, documents, migrate, ops, projects, staging, storage, tags
 from db._sql import domain_errors
 from db.engine import set_actor, sqlalchemy_url, system_transaction, transaction, url_as
 from db.errors import Conflict, NotFound, PermissionDenied
-from tests.conftest import create_database, make_checksum, plan_indexes
+from tests.conftest import create_database, make_checksum, plan_indexes, sqlstate_of
 
 # Every table and view that holds a project's rows, and the column that names the project.
 SCOPED = {
@@ -137,14 +137,10 @@ def _count(conn, relation: str, column: str, project_id: int) -> int:
 
 def _refused(conn, sql: str, **params) -> str:
     """Run `sql` in a savepoint and return the server's refusal (SQLSTATE); fail if it went through."""
-    savepoint = conn.begin_nested()
-    try:
-        conn.execute(text(sql), params)
-    except DBAPIError as error:
-        savepoint.rollback()
-        return error.orig.sqlstate
-    savepoint.rollback()
-    raise AssertionError(f"not refused: {sql}")
+    refused = sqlstate_of(conn, sql, **params)
+    if refused is None:
+        raise AssertionError(f"not refused: {sql}")
+    return refused
 
 
 def test_every_table_and_view_with_a_project_column_is_covered(world):
