@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.ui import client, engine, reader, session_gate, start_totals_refresher
+from dashboard.ui import client, engine, md, reader, session_gate, start_totals_refresher
 from db import access, sessions
 from db.engine import transaction
 from db.settings import get_settings
@@ -31,7 +31,7 @@ if visitor is None:
 
 user = visitor.user
 with st.sidebar:
-    st.write(f"**{user.display_name}**  \n{user.login}")
+    st.write(f"**{md(user.display_name)}**  \n{md(user.login)}")
     st.caption("Roles: " + (", ".join(user.system_roles) or "project member"))
     st.button("Sign out", on_click=sign_out, args=(user.id, visitor.session.id))
 

@@ -1,8 +1,11 @@
-"""Shared UI pieces: the process's engine (cached resource), the signed-in user, the session gate."""
+"""Shared UI pieces: the process's engine (cached resource), the signed-in user, the session gate,
+and showing text people typed as text (Markdown, chart labels, CSV cells)."""
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +23,43 @@ from db.settings import get_settings
 from db.types import Session, User
 
 log = logging.getLogger(__name__)
+
+# Every ASCII punctuation character. CommonMark lets a backslash escape any of them, which turns off
+# emphasis, links, images, headings, lists, tables, HTML, `$` LaTeX and Streamlit's `:red[…]` directives.
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Streamlit's renderer rewrites some plain text after the escapes are resolved: addresses become links
+# (`http:`, `a@b.org`, `www.`), `:material_x:`, `:streamlit:` and emoji short codes become pictures, and
+# `->`, `--`, `>=` become arrows and dashes. An empty directive (an empty <span>) between the two
+# characters leaves them in two pieces of text, which none of these rewrites matches across.
+_REWRITTEN_ACROSS = re.compile(r"(?=[:@])|(?<=www)(?=\.)|(?<=[-<>~])(?=[->=])", re.IGNORECASE)
+_EMPTY = ":small[]"
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def md(value: object) -> str:
+    """`value` as Markdown that shows it literally, on one line: for any text a person or a client
+    supplied that goes into st.markdown, st.write, st.caption, alerts, toasts, headings and labels."""
+    text = _CONTROL.sub(" ", str(value))
+    return _EMPTY.join(_PUNCTUATION.sub(r"\\\1", part) for part in _REWRITTEN_ACROSS.split(text))
+
+
+def chart_text(value: object) -> str:
+    """`value` for a plotly label, legend entry or hover text, which read a few HTML tags (links among
+    them): escaped, and shown with the entities decoded, so `<b>` and `A&B` read as typed."""
+    return html.escape(str(value), quote=False)
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """The frame as CSV, each text cell that a spreadsheet would run as a formula prefixed with `'`."""
+    frame = frame.copy()
+    for column in frame.select_dtypes(include=["object", "string", "category"]).columns:
+        frame[column] = frame[column].map(
+            lambda cell: "'" + cell if isinstance(cell, str) and cell.startswith(_FORMULA_START) else cell
+        )
+    # CRLF line ends (RFC 4180) also make the writer quote a cell holding a lone carriage return.
+    return frame.to_csv(index=False, lineterminator="\r\n").encode()
 
 
 @st.cache_resource
@@ -80,7 +120,7 @@ def session_gate() -> SignedIn | None:
     if isinstance(visitor, str):
         st.session_state.pop("user", None)
         st.title("ProSync")
-        st.info(visitor)
+        st.info(md(visitor))
         st.link_button(
             "Sign in", f"{SIGN_IN_PATH}?{urlencode({'reason': reason_code(visitor)})}", type="primary"
         )
@@ -115,7 +155,8 @@ def write(action, success: str) -> bool:
     """Run `action(conn)` in one transaction as the signed-in user; show the outcome.
 
     False when it was refused: the message says why, and nothing was written. Cached reads are
-    cleared after a write so no screen shows stale data.
+    cleared after a write so no screen shows stale data. `success` is plain text (it may quote names
+    people typed): it is shown literally, never as Markdown.
     """
     return act(lambda make_unit: _in_one(make_unit, action), success)
 
@@ -129,7 +170,7 @@ def show_flash() -> None:
     """Show the success message of the write that caused this rerun, once."""
     message = st.session_state.pop("flash", None)
     if message:
-        st.success(message, icon=":material/check_circle:")
+        st.success(md(message), icon=":material/check_circle:")
 
 
 def viewer_timezone() -> str:
@@ -148,10 +189,11 @@ def localize(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 
 
 def csv_download(frame: pd.DataFrame, name: str, *, key: str) -> None:
+    """A "Download CSV" button for the frame (see csv_bytes); `name` may quote a project's name."""
     st.download_button(
         "Download CSV",
-        frame.to_csv(index=False).encode(),
-        file_name=f"{name}.csv",
+        csv_bytes(frame),
+        file_name=(re.sub(r"[^\w.-]+", "-", name).strip("-.") or "table") + ".csv",
         mime="text/csv",
         icon=":material/download:",
         key=key,
@@ -186,7 +228,7 @@ def admin_view_notice(project_id: int | None) -> None:
             with unit()() as conn:  # a write, on the primary
                 noted[project_id] = (access.record_admin_view(conn, project_id=project_id), time.monotonic())
         except ProSyncError as error:
-            st.error(f"Your look at this project could not be recorded, so it is not shown: {error}")
+            st.error(f"Your look at this project could not be recorded, so it is not shown: {md(error)}")
             st.stop()
     if noted[project_id][0]:
         st.caption(
@@ -260,10 +302,10 @@ def show_preview(
             st.pdf(_head(store, key, PREVIEW_LIMIT), height=480)
         elif image_url and store.exists(image_url):
             st.image(
-                _image_source(store, image_url, f"{name}.png", "image/png"), caption=f"Preview of {name}"
+                _image_source(store, image_url, f"{name}.png", "image/png"), caption=f"Preview of {md(name)}"
             )
         elif mime_type.startswith("image/") and size_bytes <= PREVIEW_LIMIT:
-            st.image(_image_source(store, key, name, mime_type), caption=name)
+            st.image(_image_source(store, key, name, mime_type), caption=md(name))
         elif mime_type.startswith("text/") or mime_type == "application/json":
             st.code(_head(store, key, 20_000).decode("utf-8", "replace"), language=None)
         elif size_bytes > PREVIEW_LIMIT:
@@ -271,7 +313,7 @@ def show_preview(
         else:
             st.caption("No preview for this type; download it instead.")
     except ProSyncError as error:
-        st.warning(str(error), icon=":material/cloud_off:")
+        st.warning(md(error), icon=":material/cloud_off:")
 
 
 def unit():
@@ -282,15 +324,16 @@ def unit():
 
 
 def act(action, success: str) -> bool:
-    """Run `action(unit)` (for ingest steps, which open their own transactions); show the outcome."""
+    """Run `action(unit)` (for ingest steps, which open their own transactions); show the outcome.
+    Both the refusal (which may quote a file name) and `success` are shown as plain text."""
     try:
         action(unit())
     except ProSyncError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(md(error), icon=":material/error:")
         return False
     st.cache_data.clear()
     st.session_state["wrote_at"] = time.monotonic()
-    st.toast(success, icon=":material/check_circle:")
+    st.toast(md(success), icon=":material/check_circle:")
     st.session_state["flash"] = success
     return True
 

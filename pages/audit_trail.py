@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 import plotly.express as px
 import streamlit as st
 
-from dashboard.ui import csv_download, localize, project_picker, reader
+from dashboard.ui import chart_text, csv_download, localize, md, project_picker, reader
 from db import access, audit, projects
 
 ACTIONS = ["insert", "update", "soft_delete", "restore", "delete", "rls_bypass"]
@@ -48,6 +48,7 @@ if trail.empty:
 trail = localize(trail, "timestamp")
 trail["day"] = trail["timestamp"].dt.floor("D")
 timeline = trail.groupby(["day", "action"]).size().reset_index(name="events")
+timeline["action"] = timeline.action.map(chart_text)
 figure = px.bar(timeline, x="day", y="events", color="action", height=260)
 figure.update_layout(margin=dict(l=0, r=0, t=10, b=0), legend_title_text="")
 # A bar is a day wide and the axis spans the chosen period: with events on one day only, plotly
@@ -80,8 +81,8 @@ csv_download(trail.drop(columns=["day"]), f"audit-{project.name}", key="audit-cs
 
 if event.selection.rows:
     row = trail.iloc[event.selection.rows[0]]
-    st.subheader(f"{row.action} on {row.table_name} {row.record_id}")
-    st.caption(f"{row.timestamp:%Y-%m-%d %H:%M:%S %Z} by {row.actor_login or 'outside the application'}")
+    st.subheader(md(f"{row.action} on {row.table_name} {row.record_id}"))
+    st.caption(f"{row.timestamp:%Y-%m-%d %H:%M:%S %Z} by {md(row.actor_login or 'outside the application')}")
     old, new = st.columns(2)
     with old:
         st.markdown("**Before**")

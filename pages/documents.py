@@ -11,6 +11,7 @@ from dashboard.ui import (
     csv_download,
     history_table,
     localize,
+    md,
     project_picker,
     reader,
     show_flash,
@@ -127,13 +128,13 @@ else:
             document = documents.get_document(conn, document_id=document_id)
             history = documents.document_history(conn, document_id=document_id)
             role = access.project_role(conn, project_id=document.project_id)
-        st.subheader(document.name)
+        st.subheader(md(document.name))
         info, preview = st.columns([2, 3])
         with info:
             st.markdown(
-                f"- **Project:** {document.project_name}\n- **Type:** {document.mime_type}\n"
+                f"- **Project:** {md(document.project_name)}\n- **Type:** {md(document.mime_type)}\n"
                 f"- **Size:** {document.size_bytes:,} bytes\n- **SHA-256:** `{document.checksum}`\n"
-                f"- **Uploaded by:** {document.uploaded_by_login or 'unknown'}"
+                f"- **Uploaded by:** {md(document.uploaded_by_login or 'unknown')}"
             )
             if document.metadata:
                 st.json(document.metadata, expanded=False)
@@ -170,7 +171,7 @@ if not trashed:
     st.caption("The trash of this project is empty.")
 for d in trashed:
     left, right = st.columns([5, 1])
-    left.write(f"**{d.name}** · {d.size_bytes:,} bytes · deleted {d.deleted_at:%Y-%m-%d %H:%M} UTC")
+    left.write(f"**{md(d.name)}** · {d.size_bytes:,} bytes · deleted {d.deleted_at:%Y-%m-%d %H:%M} UTC")
     if trash_role and trash_role.can_delete and right.button("Restore", key=f"restore-doc-{d.id}"):
         if write(
             lambda conn, d=d: documents.restore_document(conn, document_id=d.id), f"{d.name!r} restored."

@@ -7,11 +7,13 @@ import streamlit as st
 
 from dashboard.ui import (
     admin_view_notice,
+    chart_text,
     csv_download,
     history_table,
     human_bytes,
     just_wrote,
     localize,
+    md,
     reader,
     show_flash,
     signed_in_user,
@@ -54,7 +56,7 @@ if restorable:
     with st.expander(f"Deleted projects ({len(restorable)})", icon=":material/delete:"):
         for p in restorable:
             left, right = st.columns([4, 1])
-            left.write(f"**{p.name}**, deleted {p.deleted_at:%Y-%m-%d}")
+            left.write(f"**{md(p.name)}**, deleted {p.deleted_at:%Y-%m-%d}")
             if right.button("Restore", key=f"restore-{p.id}"):
                 if write(
                     lambda conn, p=p: projects.restore_project(conn, project_id=p.id), f"{p.name!r} restored."
@@ -143,6 +145,7 @@ with chart1:
             project_name=weekly.project_name.where(weekly.project_name.isin(busiest), "others")
         )
         bars = bars.groupby(["week", "project_name"], as_index=False).documents.sum()
+        bars["project_name"] = bars.project_name.map(chart_text)
         figure = px.bar(bars, x="week", y="documents", color="project_name", height=320)
         figure.update_layout(legend_title_text="", margin=dict(l=0, r=0, t=10, b=0), showlegend=False)
         st.plotly_chart(figure, width="stretch")
@@ -154,13 +157,15 @@ with chart2:
         .rename_axis("role")
         .reset_index(name="participants")
     )
+    roles["role"] = roles.role.map(chart_text)
     figure = px.pie(roles, names="role", values="participants", hole=0.45, height=320)
     figure.update_layout(margin=dict(l=0, r=0, t=10, b=0))
     st.plotly_chart(figure, width="stretch")
 with chart3:
     st.markdown("**Storage, the 20 biggest projects**")
+    biggest = shown.nlargest(20, "total_bytes").sort_values("total_bytes")
     figure = px.bar(
-        shown.nlargest(20, "total_bytes").sort_values("total_bytes"),
+        biggest.assign(project_name=biggest.project_name.map(chart_text)),
         x="total_bytes", y="project_name", orientation="h", height=320,
     )  # fmt: skip
     figure.update_layout(margin=dict(l=0, r=0, t=10, b=0), xaxis_title="bytes", yaxis_title="")
@@ -179,7 +184,9 @@ with reader() as conn:
     events = audit.audit_trail(conn, project_id=project_id, limit=15)
     history = projects.project_history(conn, project_id=project_id, limit=20)
 
-st.caption(f"{project.description or 'No description.'}  ·  your role: **{role.role if role else 'none'}**")
+st.caption(
+    f"{md(project.description) or 'No description.'}  ·  your role: **{md(role.role) if role else 'none'}**"
+)
 tab_members, tab_docs, tab_events, tab_history, tab_settings = st.tabs(
     ["Members", "Recent documents", "Recent activity", "History", "Settings"]
 )
@@ -188,7 +195,7 @@ with tab_members:
         pd.DataFrame([{"Name": m.display_name, "E-mail": m.login, "Role": m.role} for m in members]),
         hide_index=True,
     )
-    st.write("Tags: " + (", ".join(f"`{t.category}/{t.name}`" for t in project_tags) or "none"))
+    st.write("Tags: " + (", ".join(f"{md(t.category)}/{md(t.name)}" for t in project_tags) or "none"))
 with tab_docs:
     if recent.rows:
         frame = pd.DataFrame(
@@ -236,7 +243,7 @@ with tab_settings:
                 ):
                     st.rerun()
     if role and role.can_delete_project:
-        confirm = st.checkbox(f"I understand that {project.name!r} disappears from every screen")
+        confirm = st.checkbox(f"I understand that '{md(project.name)}' disappears from every screen")
         if st.button("Delete project", type="primary", disabled=not confirm):
             if write(
                 lambda conn: projects.soft_delete_project(conn, project_id=project.id),

@@ -10,7 +10,18 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard.er_diagram import to_dot, to_mermaid
-from dashboard.ui import csv_download, human_bytes, localize, reader, show_flash, signed_in_user, unit, write
+from dashboard.ui import (
+    chart_text,
+    csv_download,
+    human_bytes,
+    localize,
+    md,
+    reader,
+    show_flash,
+    signed_in_user,
+    unit,
+    write,
+)
 from db import ops, partitions
 from db.errors import ProSyncError
 
@@ -34,7 +45,7 @@ def _read(function, *args, **kwargs):
         with reader() as conn:
             return function(conn, *args, **kwargs)
     except ProSyncError as error:  # a timeout (OpsTimeout) or a refusal (PermissionDenied)
-        st.warning(str(error), icon=":material/hourglass_empty:")
+        st.warning(md(error), icon=":material/hourglass_empty:")
         return None
 
 
@@ -50,10 +61,10 @@ def overview() -> None:
     for check in sorted(checks, key=lambda c: ("critical", "warning", "ok").index(c.status)):
         with st.container(border=True):
             left, right = st.columns([2, 3])
-            left.markdown(f"{STATUS_ICON[check.status]} **{check.name}**")
-            right.markdown(f"`{check.status}` · {check.value}")
+            left.markdown(f"{STATUS_ICON[check.status]} **{md(check.name)}**")
+            right.markdown(f"`{check.status}` · {md(check.value)}")
             if check.detail and check.status != "ok":
-                st.caption(check.detail)
+                st.caption(md(check.detail))  # a long-running query's text, say
 
 
 def tables_tab() -> None:
@@ -143,7 +154,9 @@ def partitions_tab() -> None:
         if write(lambda conn: steps.extend(partitions.maintain(conn)), "Partition maintenance ran."):
             for step in steps or ["nothing to do: every partition exists"]:
                 st.write(
-                    step if isinstance(step, str) else f"`{step.action}` {step.partition_name} {step.detail}"
+                    md(step)
+                    if isinstance(step, str)
+                    else f"`{step.action}` {md(step.partition_name)} {md(step.detail)}"
                 )
 
 
@@ -185,23 +198,23 @@ def explain_tab() -> None:
             "There is no project with members yet: nothing for the screens to query.", icon=":material/info:"
         )
         return
-    st.caption(
-        f"Each screen's query as ProSync sends it, run with EXPLAIN (ANALYZE, BUFFERS) as "
-        f"**{sample.login}** (the top-ranked member of **{sample.project_name}**, the project with the most "
-        f"documents: {sample.documents:,}); the name search looks for “{sample.search}”. Everything runs "
-        "in a read-only transaction that is rolled back. Free-form SQL is not offered here."
-    )
     # Running the screens as a member looks past project membership: the project's audit trail
-    # says so, once per browser session and sample.
+    # says so, once per browser session and sample, before its name or its member is shown.
     recorded = st.session_state.setdefault("explain_recorded", set())
     if (sample.project_id, sample.user_id) not in recorded:
         try:
             with unit()() as conn:
                 ops.record_explain(conn, sample)
         except ProSyncError as error:
-            st.warning(str(error), icon=":material/block:")
+            st.warning(md(error), icon=":material/block:")
             return
         recorded.add((sample.project_id, sample.user_id))
+    st.caption(
+        f"Each screen's query as ProSync sends it, run with EXPLAIN (ANALYZE, BUFFERS) as "
+        f"**{md(sample.login)}** (the top-ranked member of **{md(sample.project_name)}**, the project with "
+        f"the most documents: {sample.documents:,}); the name search looks for “{md(sample.search)}”. "
+        "Everything runs in a read-only transaction that is rolled back. Free-form SQL is not offered here."
+    )
     explained = _read(ops.explain_screens, sample)
     if explained is None:
         return
@@ -278,7 +291,8 @@ def activity_tab() -> None:
     c.metric("Revoked", summary.counts["revoked"])
     if not summary.by_agent.empty:
         figure = px.bar(
-            summary.by_agent, x="sessions", y="agent", color="state", orientation="h",
+            summary.by_agent.assign(agent=summary.by_agent.agent.map(chart_text)),
+            x="sessions", y="agent", color="state", orientation="h",
             title="Sessions by browser and state", height=140 + 40 * summary.by_agent.agent.nunique(),
         )  # fmt: skip
         st.plotly_chart(figure, width="stretch")
@@ -300,7 +314,7 @@ def settings_tab() -> None:
     restart = settings[settings.pending_restart]
     st.caption(f"{len(settings)} settings that matter for this model; {changed} changed from the default.")
     if len(restart):
-        st.warning("Waiting for a restart: " + ", ".join(restart.name), icon=":material/restart_alt:")
+        st.warning("Waiting for a restart: " + md(", ".join(restart.name)), icon=":material/restart_alt:")
     st.dataframe(
         settings,
         hide_index=True,
@@ -407,7 +421,7 @@ def schema_tab() -> None:
         st.dataframe(defined.drop(columns=["definition"]), hide_index=True)
         csv_download(defined, "views", key="views-csv")
         for view in defined.itertuples():
-            with st.expander(f"{view.schema_name}.{view.view_name}"):
+            with st.expander(md(f"{view.schema_name}.{view.view_name}")):
                 st.code(view.definition, language="sql")
 
     st.subheader("Entity relationships")

@@ -10,6 +10,7 @@ from dashboard.ui import (
     act,
     human_bytes,
     localize,
+    md,
     project_picker,
     reader,
     show_flash,
@@ -80,16 +81,16 @@ def _pager(key: str, page) -> None:
 def _details(row: dict) -> None:
     info, preview = st.columns([2, 3])
     with info:
-        declared = row["declared_mime"] or "not given"
-        uploader = row["uploaded_by_login"] or "command line"
+        declared = md(row["declared_mime"] or "not given")
+        uploader = md(row["uploaded_by_login"] or "command line")
         st.markdown(
-            f"- **Project:** {row['project_name']}\n- **Detected type:** {row['detected_mime']} "
+            f"- **Project:** {md(row['project_name'])}\n- **Detected type:** {md(row['detected_mime'])} "
             f"(declared: {declared})\n- **Size:** {row['size_bytes']:,} bytes\n"
             f"- **SHA-256:** `{row['checksum']}`\n- **Uploaded by:** {uploader}"
             f" on {row['uploaded_at']:%Y-%m-%d %H:%M} UTC"
         )
         if row["notes"]:
-            st.markdown(f"**Uploader's notes:** {row['notes']}")
+            st.markdown(f"**Uploader's notes:** {md(row['notes'])}")
         if row["metadata"]:
             st.json(row["metadata"], expanded=False)
         st.link_button("Download", f"/staged/{row['id']}", icon=":material/download:")
@@ -107,7 +108,7 @@ def _report(outcomes: list[ingest.Outcome], verb: str) -> None:
     done = [o for o in outcomes if o.status == verb]
     for outcome in outcomes:
         if outcome.status != verb:
-            st.error(f"{outcome.name}: {outcome.message}", icon=":material/error:")
+            st.error(md(f"{outcome.name}: {outcome.message}"), icon=":material/error:")
     if done:
         st.session_state["flash"] = f"{len(done)} file(s) {verb}."
         st.cache_data.clear()
@@ -139,7 +140,7 @@ with queue_tab:
             st.caption("Select a file to see it and decide; select several to decide them together.")
         elif len(selected) == 1:
             row = selected[0]
-            st.subheader(row["original_name"])
+            st.subheader(md(row["original_name"]))
             _details(row)
             notes = st.text_input("Reviewer notes", key=f"notes-{row['id']}", max_chars=10000)
             approve_col, reject_col = st.columns(2)
@@ -204,8 +205,8 @@ with rejected_tab:
         _pager("rejected", page)
         if picked.selection.rows and picked.selection.rows[0] < len(rows):
             row = rows[picked.selection.rows[0]]
-            st.subheader(row["original_name"])
-            st.markdown(f"**Rejected by {row['reviewed_by_login']}:** {row['rejection_reason']}")
+            st.subheader(md(row["original_name"]))
+            st.markdown(f"**Rejected by {md(row['reviewed_by_login'])}:** {md(row['rejection_reason'])}")
             _details(row)
             reopen_col, purge_col = st.columns(2)
             with reopen_col:

@@ -3,7 +3,7 @@
 import plotly.express as px
 import streamlit as st
 
-from dashboard.ui import csv_download, project_picker, reader, show_flash, signed_in_user, write
+from dashboard.ui import chart_text, csv_download, project_picker, reader, show_flash, signed_in_user, write
 from db import access, projects, tags
 
 st.title("Tags")
@@ -96,11 +96,12 @@ with tab_analytics:
     if usage.empty:
         st.info("No tags yet.")
     else:
-        figure = px.bar(usage, x="tag", y="projects", color="category", height=320,
+        charted = usage.assign(tag=usage.tag.map(chart_text), category=usage.category.map(chart_text))
+        figure = px.bar(charted, x="tag", y="projects", color="category", height=320,
                         hover_data=["documents"], title="Projects per tag")  # fmt: skip
         figure.update_layout(margin=dict(l=0, r=0, t=40, b=0))
         st.plotly_chart(figure, width="stretch")
-        per_category = usage.groupby("category", as_index=False)[["projects", "documents"]].sum()
+        per_category = charted.groupby("category", as_index=False)[["projects", "documents"]].sum()
         figure = px.bar(per_category, x="category", y=["projects", "documents"], barmode="group",
                         height=300, title="Per category")  # fmt: skip
         figure.update_layout(margin=dict(l=0, r=0, t=40, b=0), legend_title_text="")

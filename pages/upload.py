@@ -4,7 +4,7 @@ and answered on its own line; the uploader's recent files with their outcome."""
 import pandas as pd
 import streamlit as st
 
-from dashboard.ui import human_bytes, localize, project_picker, reader, show_flash, unit
+from dashboard.ui import human_bytes, localize, md, project_picker, reader, show_flash, unit
 from db import access, ingest, projects, staging
 from db.errors import ProSyncError
 from db.filetypes import allowed_table
@@ -48,7 +48,7 @@ if submitted:
         try:
             metadata = ingest.parse_metadata(metadata_text)
         except ProSyncError as error:
-            st.error(str(error))
+            st.error(md(error))
         else:
             bar = st.progress(0.0, text=f"Uploading {len(files)} file(s)…")
             outcomes = []
@@ -64,17 +64,19 @@ if submitted:
                         metadata=metadata,
                     )
                 )
-                bar.progress(done / len(files), text=f"{done} of {len(files)}: {uploaded.name}")
+                bar.progress(done / len(files), text=f"{done} of {len(files)}: {md(uploaded.name)}")
             st.cache_data.clear()
             staged = sum(o.status == "staged" for o in outcomes)
-            bar.progress(1.0, text=f"{staged} of {len(files)} staged for review in {project.name}")
+            bar.progress(1.0, text=f"{staged} of {len(files)} staged for review in {md(project.name)}")
             for outcome in outcomes:
                 if outcome.status == "staged":
-                    st.success(f"**{outcome.name}**: {outcome.message}", icon=":material/check_circle:")
+                    st.success(
+                        f"**{md(outcome.name)}**: {md(outcome.message)}", icon=":material/check_circle:"
+                    )
                 elif outcome.status == "duplicate":
-                    st.warning(f"**Duplicate** · {outcome.message}", icon=":material/content_copy:")
+                    st.warning(f"**Duplicate** · {md(outcome.message)}", icon=":material/content_copy:")
                 else:
-                    st.error(f"**Refused** · {outcome.message}", icon=":material/block:")
+                    st.error(f"**Refused** · {md(outcome.message)}", icon=":material/block:")
 
 st.subheader("Your recent uploads")
 with reader() as conn:

@@ -4,7 +4,7 @@ system roles; every open session with user agent, IP and last activity, and revo
 import pandas as pd
 import streamlit as st
 
-from dashboard.ui import client, csv_download, localize, reader, show_flash, signed_in_user, write
+from dashboard.ui import client, csv_download, localize, md, reader, show_flash, signed_in_user, write
 from db import sessions, users
 
 me = signed_in_user()
@@ -80,7 +80,7 @@ with tab_users:
                 "User", list(by_id), format_func=lambda i: by_id[i].login, key="manage-user"
             )
             user = by_id[chosen]
-            sure = st.checkbox(f"I mean it: change {user.login}'s account", key="manage-confirm")
+            sure = st.checkbox(f"I mean it: change {md(user.login)}'s account", key="manage-confirm")
             b1, b2, b3 = st.columns(3)
             if user.is_active:
                 if b1.button("Deactivate", help="Stops sign-in and ends their sessions", disabled=not sure):

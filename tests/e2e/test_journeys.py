@@ -421,3 +421,121 @@ def test_the_dashboard_runs_under_its_security_policy_with_the_viewer_toolbar(se
     frame = framing.frame_locator("#f")
     assert frame.locator("text=Sign in").count() == 0
     context.close()
+
+
+@pytest.fixture(scope="module")
+def hostile_server(server_url, tmp_path_factory):
+    """A server on a demo database of its own (the shared demo keeps the counts other tests read),
+    after hostile text was written through the data-access layer: a user with a hostile address and
+    name owns a project with a hostile name, description, tag and files; the lead maintains it."""
+    from tests.conftest import _demo_database, _settings_pointing_at
+    from tests.pages.helpers import plant_hostile_values
+
+    objects = tmp_path_factory.mktemp("hostile-objects")
+    database = _demo_database(server_url, "prosync_hostile", objects)
+    with pytest.MonkeyPatch.context() as patch, _settings_pointing_at(database, patch):
+        hostile = plant_hostile_values(password=DEMO_PASSWORD, members=("lead@example.com",))
+    url, process = _start(database, {"PROSYNC_STORAGE_DIR": str(objects)})
+    yield url, database, hostile
+    _stop(process)
+
+
+INJECTED = ("127.0.0.1:9", "evil.example")
+# What the hostile values would have become, had the page read them as Markdown or plotly as HTML:
+# images and links to the injected addresses (in plotly's SVG too), bold made from **bold** or <b>,
+# Streamlit's red text, LaTeX.
+_MARKUP_FROM_VALUES = """() => {
+    const injected = /127\\.0\\.0\\.1:9|evil\\.example/;
+    const found = (selector, test) =>
+        [...document.querySelectorAll(selector)].filter(test).map(e => e.outerHTML.slice(0, 300));
+    const address = e => ['src', 'href', 'xlink:href'].map(a => e.getAttribute(a) || '').join(' ');
+    return [
+        ...found('img, image', e => injected.test(address(e))),
+        ...found('a', e => injected.test(address(e))),
+        ...found('strong, b, em', e => ['bold', 'b'].includes(e.textContent.trim())),
+        ...found('tspan', e => /bold/.test(e.getAttribute('style') || '') && e.textContent.trim() === 'b'),
+        ...found('.stMarkdownColoredText, .katex', () => true),
+    ];
+}"""
+
+
+def _shown_as_text(page, *texts: str) -> None:
+    """No markup came from the hostile values, and each of `texts` is on the page as typed."""
+    assert page.evaluate(_MARKUP_FROM_VALUES) == []
+    for text in texts:
+        assert page.get_by_text(text).filter(visible=True).count() >= 1, text
+
+
+def test_hostile_names_notes_and_tags_read_as_typed_and_load_nothing(hostile_server, browser):
+    """The screens the lead opens show hostile project, tag, file and user values literally: no image
+    or link to the injected addresses, no bold, colour or LaTeX made from them, in the page or in the
+    charts, and (with the Content-Security-Policy as a second line) no request to those addresses."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    server, database, hostile = hostile_server
+    project, files, rich = hostile.project, hostile.file_names, hostile.user.display_name
+    context = browser.new_context(viewport={"width": 1400, "height": 1300})
+    page = context.new_page()
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    _sign_in(page, server, "lead@example.com")
+    page.get_by_role("heading", name="Onboarding").wait_for(timeout=30000)
+    _settled(page)
+    page.get_by_role("combobox", name="Project", exact=True).last.click()
+    page.keyboard.type(project.name[:20])
+    page.keyboard.press("Enter")
+    page.get_by_text("Tags: zz-hostile/").wait_for(timeout=30000)  # the project's detail
+    _settled(page)
+    _no_exception(page)
+    _shown_as_text(page, "**bold**", rich, f"zz-hostile/{hostile.tag}")
+    page.screenshot(path=str(SHOTS / "hostile-onboarding.png"), full_page=True)
+
+    with psycopg.connect(database) as conn:
+        (document,) = conn.execute(
+            "select id from documents.active_documents where name = %s", [files["approved"]]
+        ).fetchone()
+    page.goto(f"{server}/documents?project={project.id}&document={document}")
+    page.get_by_role("heading", name=files["approved"]).wait_for(timeout=30000)
+    _settled(page)
+    _no_exception(page)
+    _shown_as_text(page, files["approved"], files["trashed"], project.name, hostile.user.login)
+    page.screenshot(path=str(SHOTS / "hostile-documents.png"), full_page=True)
+
+    page.goto(f"{server}/review?project={project.id}")
+    page.get_by_role("heading", name="Review", exact=True).wait_for(timeout=30000)
+    _settled(page)
+    _select_row(page, page.locator('[data-testid="stDataFrame"]').first, 0)
+    page.get_by_role("heading", name=files["pending"]).wait_for(timeout=30000)
+    _settled(page)
+    _no_exception(page)
+    _shown_as_text(page, files["pending"], f"text/plain; {rich}", rich)
+    page.screenshot(path=str(SHOTS / "hostile-review.png"), full_page=True)
+    page.get_by_role("tab", name="Rejected").click()
+    _settled(page)
+    _select_row(page, page.locator('[data-testid="stDataFrame"]').last, 0)
+    page.get_by_role("heading", name=files["rejected"]).wait_for(timeout=30000)
+    _settled(page)
+    _shown_as_text(page, f"Rejected by {hostile.user.login}: {rich}")
+
+    page.goto(f"{server}/tags?project={project.id}")
+    page.get_by_role("heading", name="Tags", exact=True).wait_for(timeout=30000)
+    _settled(page)
+    _shown_as_text(page, f"zz-hostile / {hostile.tag}")
+    page.get_by_role("tab", name="Analytics").click()
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30000)
+    _settled(page)
+    _no_exception(page)
+    _shown_as_text(page, hostile.tag)  # an axis label of the chart, as typed
+    page.screenshot(path=str(SHOTS / "hostile-tags.png"), full_page=True)
+    context.close()
+
+    # The sidebar names whoever is signed in: here the hostile user, by name and address.
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.on("request", lambda request: requests.append(request.url))
+    _sign_in(page, server, hostile.user.login)
+    page.get_by_role("heading", name="Onboarding").wait_for(timeout=30000)
+    _settled(page)
+    _shown_as_text(page, hostile.user.display_name, hostile.user.login)
+    page.screenshot(path=str(SHOTS / "hostile-sidebar.png"))
+    context.close()
+    assert not [url for url in requests if any(address in url for address in INJECTED)]

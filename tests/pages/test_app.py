@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.ui import md
 from db import users
 from db.engine import system_transaction
 
@@ -27,7 +28,7 @@ def page(name: str, login: str) -> AppTest:
 def test_without_a_session_cookie_the_router_shows_only_the_way_to_sign_in(demo_env):
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
-    assert at.info[0].value == "Please sign in."
+    assert at.info[0].value == md("Please sign in.")
     assert not at.dataframe and not at.sidebar.button
 
 

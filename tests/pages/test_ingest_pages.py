@@ -1,5 +1,6 @@
 """Upload and Review screens in AppTest: each file's result line, decisions checked in the database."""
 
+from dashboard.ui import md
 from db.demo import pdf_bytes, png_bytes
 from tests.pages.helpers import by_label, run_page, scalar
 
@@ -41,10 +42,10 @@ def test_contributor_uploads_files_and_each_gets_its_own_line(demo_rw_env):
     by_label(at.button, "Upload for review").click()
     at.run()
     assert not at.exception
-    assert "upload-screen.pdf" in at.success[0].value and "staged for review" in at.success[0].value
+    assert md("upload-screen.pdf") in at.success[0].value and "staged for review" in at.success[0].value
     errors = [e.value for e in at.error]
-    assert any("sneaky.pdf ends in .pdf, but its bytes are a PNG image" in e for e in errors)
-    assert any("setup.exe is a Windows executable" in e for e in errors)
+    assert any(md("sneaky.pdf ends in .pdf, but its bytes are a PNG image") in e for e in errors)
+    assert any(md("setup.exe is a Windows executable") in e for e in errors)
     assert _pending("upload-screen.pdf") == 1
     assert (
         scalar(
@@ -76,13 +77,13 @@ def test_a_duplicate_upload_is_reported_and_bad_metadata_refused(demo_rw_env):
     at.run()
     assert (
         "Duplicate" in at.warning[0].value
-        and "already waiting for review (as first.txt" in at.warning[0].value
+        and md("already waiting for review (as first.txt") in at.warning[0].value
     )
     at.file_uploader(key="upload-files").set_value([("third.txt", b"other", "text/plain")])
     by_label(at.text_area, "Metadata").input("no colon here")
     by_label(at.button, "Upload for review").click()
     at.run()
-    assert "needs the form 'key: value'" in at.error[0].value
+    assert md("needs the form 'key: value'") in at.error[0].value
     assert _pending("third.txt") == 0
 
 
@@ -99,7 +100,7 @@ def test_reviewer_sees_the_queue_oldest_first_and_approves_one(demo_rw_env):
     oldest = queue["File"][0]
     at = _select(at, "queue-0", [0])
     assert not at.exception
-    assert any(oldest == h.value for h in at.subheader)
+    assert any(md(oldest) == h.value for h in at.subheader)
     by_label(at.text_input, "Reviewer notes").input("Checked against the contract")
     by_label(at.button, "Approve").click()
     at.run()

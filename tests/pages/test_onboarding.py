@@ -2,6 +2,7 @@
 
 from sqlalchemy import text
 
+from dashboard.ui import md
 from db.engine import system_transaction
 from tests.pages.helpers import by_label, run_page, scalar
 
@@ -30,7 +31,7 @@ def test_a_duplicate_name_is_refused_and_nothing_is_written(demo_rw_env):
     at.text_input(key="new-name").input("billing revamp")
     by_label(at.button, "Create project").click()
     at.run()
-    assert at.error[0].value == "A project with this name already exists."
+    assert at.error[0].value == md("A project with this name already exists.")
     assert scalar("select count(*) from projects.projects") == before
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from dashboard.ui import md
 from db import migrate, ops, users
 from db.engine import system_transaction
 from tests.conftest import TEST_PASSWORD, _settings_pointing_at, create_database
@@ -52,7 +53,26 @@ def test_explain_tab_shows_the_plan_of_each_screen_query(demo_env):
     assert any(c.language == "text" and "Limit" in c.value for c in at.code), "plans are shown"
     with system_transaction() as conn:
         sample = ops.explain_sample(conn)
-    assert f"as **{sample.login}**" in at.caption[0].value and sample.project_name in at.caption[0].value
+    caption = at.caption[0].value
+    assert f"as **{md(sample.login)}**" in caption and md(sample.project_name) in caption
+
+
+def test_explain_tab_records_the_look_before_it_shows_the_project(demo_env, monkeypatch):
+    """Found: the tab showed the busiest project's name and its top member before it recorded the
+    ops user's look past membership; when the record cannot be written, nothing of it is shown."""
+    from db.errors import PermissionDenied
+
+    def refuse(conn, sample):
+        raise PermissionDenied("The audit log refused the record.")
+
+    monkeypatch.setattr(ops, "record_explain", refuse)
+    at = run_page("ops", "ops@example.com", query={"tab": "Explain"})
+    with system_transaction() as conn:
+        sample = ops.explain_sample(conn)
+    shown = " ".join(e.value for e in [*at.caption, *at.markdown, *at.warning, *at.info])
+    assert "refused the record" in shown
+    assert md(sample.project_name) not in shown and md(sample.login) not in shown
+    assert not at.dataframe
 
 
 def test_activity_tab_shows_connections_and_sessions(demo_env):

@@ -3,6 +3,7 @@ form's success and failure paths behave (checked in the database)."""
 
 import pytest
 
+from dashboard.ui import md
 from tests.pages.helpers import by_label, run_page, scalar
 
 LOGINS = ("admin@example.com", "ops@example.com", "lead@example.com", "reviewer@example.com",
@@ -115,7 +116,7 @@ def test_a_maintainer_cannot_grant_owner_and_an_unknown_email_is_refused(demo_rw
     at.text_input(key="grant-email").input("nobody@example.com")
     by_label(at.button, "Grant access").click()
     at.run()
-    assert at.error[0].value == "There is no active user with this e-mail address."
+    assert at.error[0].value == md("There is no active user with this e-mail address.")
 
 
 def test_viewer_sees_members_but_no_forms(demo_env):

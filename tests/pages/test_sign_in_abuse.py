@@ -85,16 +85,23 @@ def test_forty_guesses_at_once_are_forty_attempts_and_only_five_are_checked(serv
     """Found: 18 of 40 simultaneous wrong guesses were checked against the password, not 5 (the
     failures were counted, then written, with no lock between)."""
     checks = Checks(monkeypatch)
+    since = scalar("select coalesce(max(id), 0) from audit.audit_log")
     answers = _at_once(40, lambda i: _attempt(served, "maria@example.com", f"wrong-guess-{i:02d}"))
     wrong = [a for a in answers if a.status_code == 401]
     throttled = [a for a in answers if a.status_code == 429 and "Too many failed sign-ins" in a.text]
     # An attempt that found every password check busy was answered at once and given back.
     busy = [a for a in answers if a.status_code == 429 and "Try again in a few seconds" in a.text]
-    assert checks.calls == len(wrong) and len(wrong) + len(busy) == sessions.ACCOUNT_ATTEMPTS
-    assert len(throttled) == 40 - sessions.ACCOUNT_ATTEMPTS
+    # A busy attempt's count is given back, so a later one may take its place: what never changes
+    # is that no more than five passwords were checked, and every guess was answered.
+    assert checks.calls == len(wrong) and 1 <= len(wrong) <= sessions.ACCOUNT_ATTEMPTS
+    assert len(wrong) + len(busy) + len(throttled) == 40
+    assert len(throttled) >= 40 - sessions.ACCOUNT_ATTEMPTS - len(busy)
+    if not busy:
+        assert len(wrong) == sessions.ACCOUNT_ATTEMPTS
     audited = scalar(
         "select count(*) from audit.audit_log where action = 'sign_in_failed'"
-        " and record_id = 'maria@example.com' and timestamp > now() - interval '1 minute'"
+        " and record_id = 'maria@example.com' and id > :since",
+        since=since,
     )
     assert audited == len(wrong)
 
