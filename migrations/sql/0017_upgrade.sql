@@ -62,7 +62,9 @@ $$;
 
 -- After an attempt that was not a failure (the password was right, or it was never checked):
 -- take its count back from these keys, and forget the keys in p_reset (the device that just
--- signed in is trusted afresh).
+-- signed in is trusted afresh). Windows that ended a day ago are of no use to anyone: each call
+-- drops them (an index range scan, nothing to do most of the time), so the table holds only the
+-- last day's keys.
 create function auth.forgive_sign_in_attempt(p_keys text[], p_reset text[] default '{}')
 returns void
 language sql
@@ -70,10 +72,10 @@ security definer
 set search_path = ''
 as $$
     update auth.sign_in_attempts set attempts = greatest(attempts - 1, 0) where key = any (p_keys);
-    delete from auth.sign_in_attempts where key = any (p_reset);
+    delete from auth.sign_in_attempts
+    where key = any (p_reset) or window_started_at < pg_catalog.now() - interval '1 day';
 $$;
 
--- Old windows are of no use: the background job and `prosync` commands may drop them.
 create index sign_in_attempts_window_idx on auth.sign_in_attempts (window_started_at);
 
 -- Failures were counted from the audit log (revision 0014); the attempts table replaces it.

@@ -359,3 +359,18 @@ def test_a_user_signs_out_everywhere_else(conn):
     assert _live(conn, here) and not any(_live(conn, o) for o in others) and _live(conn, theirs)
     ended = "select count(*) from audit.audit_log where action = 'sessions_ended' and actor_id = :u"
     assert count(conn, ended, u=user.id) == 1
+
+
+def test_attempt_counters_older_than_a_day_are_dropped(conn):
+    user = make_user(conn, password="the-real-passphrase")
+    with acting(conn, None):
+        conn.execute(
+            text(
+                "insert into auth.sign_in_attempts (key, attempts, window_started_at)"
+                " values ('account:old@example.com', 3, now() - interval '2 days')"
+            )
+        )
+    assert _try(conn, user.login, "the-real-passphrase").new is not None
+    assert (
+        count(conn, "select count(*) from auth.sign_in_attempts where key = 'account:old@example.com'") == 0
+    )
