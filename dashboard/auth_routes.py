@@ -208,15 +208,21 @@ def revoke_token(token: str, user_agent: str | None = None, ip_address: str | No
 
 
 def content_security_policy() -> str:
-    """What the browser may load on ProSync's pages: its own scripts and styles (Streamlit needs
-    inline styles and, for its charts, eval), images from itself and, for presigned previews, the
-    S3 endpoint; no other origin, no plugins, no framing by anyone."""
+    """What the browser may load on ProSync's pages: its own scripts and styles, images from itself
+    and, for presigned previews, the configured bucket; no other origin, no plugins, no framing by
+    anyone. Scripts keep 'unsafe-inline' and 'unsafe-eval', which Streamlit's frontend has been run
+    with here and has not been tried without: what stops injected script is that user text is
+    shown as text (dashboard/ui.py); this policy stops requests to other origins and framing."""
     settings = get_settings()
     images = ["'self'", "data:", "blob:"]
-    if settings.s3_endpoint_url or settings.s3_bucket:
-        images.append(
-            _origin(settings.s3_endpoint_url) if settings.s3_endpoint_url else "https://*.amazonaws.com"
-        )
+    bucket = settings.s3_bucket
+    if bucket and settings.s3_endpoint_url:  # path-style: the endpoint, then this bucket's path
+        images.append(f"{_origin(settings.s3_endpoint_url)}/{bucket}/")
+    elif bucket:  # AWS, virtual-hosted: this bucket's own hosts, no other bucket's
+        images += [
+            f"https://{bucket}.s3.{settings.s3_region}.amazonaws.com",
+            f"https://{bucket}.s3.amazonaws.com",
+        ]
     return "; ".join(
         [
             "default-src 'self'",

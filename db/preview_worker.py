@@ -5,7 +5,8 @@ Started by db/previews.py for every preview, so that a hostile or huge file (pdf
 thread-safe and has crashed the server; a 100-megapixel PNG decodes to 400 MB) can at worst fail
 its own preview. The limits are set here, first thing, before any parser is imported: memory
 (address space), CPU time; db/previews.py adds a wall-clock limit. Nothing else of ProSync is
-imported (no settings, no database, no secrets in this process).
+imported (no settings, no database, no secrets in its environment). It is a process, not a
+sandbox: it runs as the server's operating-system user (docs/security.md, "Not done").
 
 Exit status: 0 with the PNG; 2 when the file cannot be read (the reason on standard error); 3 when
 memory ran out. A crash or a limit's signal is read by the parent from the status.
@@ -36,7 +37,8 @@ def limit() -> None:
 def render(data: bytes, mime_type: str) -> bytes:
     from PIL import Image
 
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # beyond it Pillow refuses (DecompressionBombError)
+    # Pillow warns above MAX_IMAGE_PIXELS and refuses (DecompressionBombError) above twice that.
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2
     if mime_type == "application/pdf":
         import pypdfium2
 

@@ -35,10 +35,11 @@ def render_preview(stream: BinaryIO, mime_type: str) -> Preview:
     """A PNG at most SIZE pixels wide and high, or why none could be made."""
     if mime_type not in PREVIEW_TYPES:
         return Preview(None, "this type has no preview")
-    data = stream.read(MAX_INPUT_BYTES + 1)
-    if len(data) > MAX_INPUT_BYTES:
-        return Preview(None, f"the file is larger than {MAX_INPUT_BYTES // 1024**2} MB")
+    # A turn first, then the bytes: no more than WORKERS files are held in this process at once.
     with _turns:
+        data = stream.read(MAX_INPUT_BYTES + 1)
+        if len(data) > MAX_INPUT_BYTES:
+            return Preview(None, f"the file is larger than {MAX_INPUT_BYTES // 1024**2} MB")
         try:
             done = subprocess.run(
                 [sys.executable, "-m", WORKER_MODULE, mime_type],
@@ -50,6 +51,8 @@ def render_preview(stream: BinaryIO, mime_type: str) -> Preview:
             )
         except subprocess.TimeoutExpired:  # the child is killed by run() before this is raised
             return _none(mime_type, f"making it took longer than {WALL_SECONDS} s")
+        finally:
+            del data
     if done.returncode == 0 and done.stdout.startswith(b"\x89PNG"):
         return Preview(done.stdout)
     if done.returncode == 2:

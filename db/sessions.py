@@ -109,11 +109,11 @@ class SignInOutcome:
     device_token: str | None = None  # after a success: the browser's device cookie
 
 
-def _address_key(ip_address: str | None) -> str:
+def _address_key(ip_address: str | None) -> str | None:
     try:
         address = ipaddress.ip_address(ip_address or "")
     except ValueError:
-        return "address:unknown"
+        return None
     if address.version == 6:
         if address.ipv4_mapped is not None:
             return f"address:{address.ipv4_mapped}"
@@ -121,18 +121,19 @@ def _address_key(ip_address: str | None) -> str:
     return f"address:{address}"
 
 
-def make_device_token(user_id: int) -> str:
-    """A device cookie for a browser that just signed in as this user (signed by the server)."""
-    return keys.sign("device", f"{user_id}:{secrets.token_urlsafe(18)}")
+def make_device_token(user_id: int, password_epoch: int) -> str:
+    """A device cookie for a browser that just signed in as this user (signed by the server). It is
+    bound to the time the password last changed: a password change or reset ends its trust."""
+    return keys.sign("device", f"{user_id}:{password_epoch}:{secrets.token_urlsafe(18)}")
 
 
-def _device_id(token: str | None, user_id: int | None) -> str | None:
-    """The id of a device cookie the server made for this user, or None."""
+def _device_id(token: str | None, user_id: int | None, password_epoch: int | None) -> str | None:
+    """The id of a device cookie the server made for this user since their password last changed."""
     message = keys.unsign("device", token) if token and user_id is not None else None
     if message is None:
         return None
-    owner, _, device = message.partition(":")
-    return device if owner == str(user_id) and device else None
+    owner, epoch, device = (message.split(":", 2) + ["", ""])[:3]
+    return device if owner == str(user_id) and epoch == str(password_epoch) and device else None
 
 
 def sign_in(
@@ -155,17 +156,21 @@ def sign_in(
     with unit() as conn:
         row = conn.execute(
             text(
-                "select users.login_key(:login) as key, u.id, u.password_hash,"
-                " coalesce(u.is_active and u.deleted_at is null, false) as usable"
+                # The key at most 254 characters (NFKC can lengthen hostile text: a real address
+                # is ASCII and shorter), so counting and auditing take any text.
+                "select pg_catalog.left(users.login_key(:login), 254) as key, u.id, u.password_hash,"
+                " coalesce(u.is_active and u.deleted_at is null, false) as usable,"
+                " coalesce(extract(epoch from u.password_changed_at), 0)::bigint as password_epoch"
                 " from (select) x"
                 " left join users.users u on users.login_key(u.login) = users.login_key(:login)"
             ),
             {"login": login},
         ).one()
-        device = _device_id(device_token, row.id)
-        limits = {f"device:{device}": DEVICE_ATTEMPTS} if device else {
-            f"account:{row.key}": ACCOUNT_ATTEMPTS, _address_key(ip_address): ADDRESS_ATTEMPTS,
-        }  # fmt: skip
+        device = _device_id(device_token, row.id, row.password_epoch)
+        limits = {f"device:{device}": DEVICE_ATTEMPTS} if device else {f"account:{row.key}": ACCOUNT_ATTEMPTS}
+        address = _address_key(ip_address)
+        if not device and address is not None:  # no address known (a Unix socket): no shared bucket
+            limits[address] = ADDRESS_ATTEMPTS
         counted = conn.execute(
             text("select * from auth.count_sign_in_attempt(cast(:keys as text[]), :window)"),
             {"keys": list(limits), "window": THROTTLE_WINDOW},
@@ -199,7 +204,7 @@ def sign_in(
         users.record_sign_in(conn, user_id=row.id, password=password, password_hash=row.password_hash)
         new = create_session(conn, user_id=row.id, user_agent=user_agent, ip_address=ip_address)
         _event(conn, "sign_in", str(row.id), user_agent, ip_address)
-    return SignInOutcome(new, None, device_token=make_device_token(row.id))
+    return SignInOutcome(new, None, device_token=make_device_token(row.id, row.password_epoch))
 
 
 def _minutes(seconds: int) -> str:

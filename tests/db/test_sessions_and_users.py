@@ -228,6 +228,30 @@ def test_someone_elses_guesses_do_not_lock_the_owner_out_of_a_browser_they_signe
     for _ in range(5):
         _try(conn, user.login, "wrong-guess-123", device=mine)
     assert "Too many" in _try(conn, user.login, "the-real-passphrase", device=mine).message
+    # A password change ends every device cookie's trust: the old one now counts as no cookie.
+    fresh = _try(conn, other.login, "the-other-passphrase", ip="192.0.2.11").device_token
+    with acting(conn, other):
+        changed = "update users.users set password_changed_at = now() + interval '1 second' where id = :u"
+        conn.execute(text(changed), {"u": other.id})
+    for _ in range(sessions.ACCOUNT_ATTEMPTS):
+        _try(conn, other.login, "wrong-guess-123", ip="198.51.100.20")
+    assert "Too many" in _try(conn, other.login, "the-other-passphrase", device=fresh).message
+
+
+def test_hostile_unicode_in_the_address_is_refused_and_audited_like_any_wrong_address(conn):
+    """NFKC lengthens some characters (U+FDFA becomes 18): the key is cut after normalising."""
+    for login in ["\ufdfa" * 20 + "@example.com", "\ufdfa" * 40 + "@example.com", "x" * 10_000]:
+        outcome = _try(conn, login, "wrong-guess-123")
+        assert outcome.message == "The e-mail address or password is not correct."
+    assert (
+        count(
+            conn,
+            "select count(*) from audit.audit_log where action = 'sign_in_failed'"
+            " and length(record_id) <= 254"
+            " and timestamp = now()",
+        )
+        >= 3
+    )
 
 
 def test_one_client_address_is_limited_across_every_account(conn):
