@@ -369,7 +369,12 @@ def test_contributor_uploads_a_reviewer_decides_and_the_trail_shows_it(ingest_se
     page.goto(f"{server}/audit_trail?project={project}")
     page.get_by_role("heading", name="Audit trail").wait_for(timeout=30000)
     _settled(page)
-    _select_row(page, page.locator('[data-testid="stDataFrame"]').first, 0)  # newest first: the rejection
+    table = page.locator('[data-testid="stDataFrame"]').first
+    _select_row(page, table, 0)  # newest first: the reviewer's download just now (revision 0018)
+    page.get_by_role("heading", name=f"download on documents {document}").wait_for(timeout=30000)
+    _settled(page)
+    assert page.get_by_text("by reviewer@example.com").count() >= 1
+    _select_row(page, table, 1)  # then the rejection
     page.get_by_role("heading", name="update on documents_ingest").wait_for(timeout=30000)
     _settled(page)
     page.screenshot(path=str(SHOTS / f"reviewer-audit-{kind}.png"), full_page=True)
