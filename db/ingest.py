@@ -236,7 +236,7 @@ def _check(conn: Connection, project_id: int, uploads: list[_Upload]) -> list[in
     checksums = sorted({u.checksum for u in uploads if u.live})
     duplicates = staging.duplicates(conn, project_id=project_id, checksums=checksums)
     elsewhere = _elsewhere(conn, project_id=project_id, checksums=checksums)
-    known = _stored_contents(conn, checksums)
+    known = documents.stored_contents(conn, checksums=checksums)
     for upload in (u for u in uploads if u.live):
         if upload.checksum in duplicates:
             upload.error = DuplicateContent(f"{upload.name}: {duplicates[upload.checksum]}")
@@ -247,11 +247,6 @@ def _check(conn: Connection, project_id: int, uploads: list[_Upload]) -> list[in
         upload.store = store(row.storage_code if row else None)
         upload.key = row.object_key if row else storage.object_key(upload.checksum)
     return staging.claim_contents(conn, checksums=[u.checksum for u in uploads if u.live])
-
-
-def _stored_contents(conn: Connection, checksums: list[str]) -> dict:
-    """checksum -> (storage_code, object_key) of the contents among these already recorded."""
-    return documents.stored_contents(conn, checksums=checksums)
 
 
 def _store_object(upload: _Upload) -> None:
@@ -283,7 +278,9 @@ def _clean_up(unit: Unit, stored: list[_Upload], claims: list[int]) -> None:
         with unit() as conn:
             staging.lock_contents(conn, checksums=checksums)
             staging.release_claims(conn, claim_ids=claims)
-            keep = staging.claimed(conn, checksums=checksums) | set(_stored_contents(conn, checksums))
+            keep = staging.claimed(conn, checksums=checksums) | set(
+                documents.stored_contents(conn, checksums=checksums)
+            )
             for upload in stored:
                 if upload.checksum not in keep:
                     upload.store.delete(upload.key)
