@@ -7,9 +7,9 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.ui import client, engine, md, reader, session_gate, start_totals_refresher
-from db import access, sessions
-from db.engine import transaction
-from db.settings import get_settings
+from db.core.engine import transaction
+from db.core.settings import get_settings
+from db.domain import access, sessions
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 

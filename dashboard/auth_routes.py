@@ -13,10 +13,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from db import keys, sessions
-from db.engine import set_actor, transaction
-from db.errors import AuthenticationFailed
-from db.settings import get_settings
+from db.core import keys
+from db.core.engine import set_actor, transaction
+from db.core.errors import AuthenticationFailed
+from db.core.settings import get_settings
+from db.domain import sessions
 
 SESSION_COOKIE = "prosync_session"
 CSRF_COOKIE = "prosync_csrf"

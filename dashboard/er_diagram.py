@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from db.ops import Relation, SchemaGraph
+from db.ops.schema import Relation, SchemaGraph
 
 # One soft colour per schema, so a newcomer sees the domains at a glance.
 PALETTE = ("#dbeafe", "#dcfce7", "#fef9c3", "#fce7f3", "#ede9fe", "#ffedd5", "#e0f2fe", "#f1f5f9")

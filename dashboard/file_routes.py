@@ -20,9 +20,10 @@ from starlette.responses import FileResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from dashboard.auth_routes import SESSION_COOKIE, client_address
-from db import access, audit, documents, sessions, staging, storage
-from db.engine import read_only, transaction
-from db.errors import AuthenticationFailed, NotFound, PermissionDenied, ProSyncError
+from db.core.engine import read_only, transaction
+from db.core.errors import AuthenticationFailed, NotFound, PermissionDenied, ProSyncError
+from db.domain import access, audit, documents, sessions, staging
+from db.files import storage
 
 # A served file runs nothing and is framed only by the dashboard itself.
 FILE_POLICY = "default-src 'none'; img-src 'self'; sandbox; frame-ancestors 'self'"
@@ -54,13 +55,13 @@ def _find(session, kind: str, item_id: int) -> Located:
             if staged.uploaded_by != session.user_id:  # not yet a document: its uploader and reviewers only
                 access.require_permission(conn, project_id=staged.project_id, permission="can_review")
             store = storage.store_for(conn, staged.storage_code)
-            return Located(store, staged.s3_key, staged.original_name, staged.detected_mime)
+            return Located(store, staged.object_key, staged.original_name, staged.detected_mime)
         document = documents.get_document(conn, document_id=item_id)
         store = storage.store_for(conn, document.storage_code)
         if kind == "preview":
-            if not document.image_url:
+            if not document.preview_key:
                 raise NotFound("This document has no preview.")
-            return Located(store, document.image_url, f"{document.name}.png", "image/png")
+            return Located(store, document.preview_key, f"{document.name}.png", "image/png")
         return Located(store, document.object_key, document.name, document.mime_type)
 
 

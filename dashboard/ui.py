@@ -16,11 +16,11 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from dashboard.auth_routes import SESSION_COOKIE, SIGN_IN_PATH, reason_code
-from db import access, sessions, users
-from db.engine import database_url, get_engine, get_read_engine, read_only, set_actor, transaction
-from db.errors import AuthenticationFailed, ProSyncError
-from db.settings import get_settings
-from db.types import Session, User
+from db.core.engine import database_url, get_engine, get_read_engine, read_only, set_actor, transaction
+from db.core.errors import AuthenticationFailed, ProSyncError
+from db.core.settings import get_settings
+from db.core.types import Session, User
+from db.domain import access, sessions, users
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +272,7 @@ def _object_head(code: str, provider: str, key: str, limit: int) -> bytes:
     """The first `limit` bytes of an object. Keys are content-addressed, so the bytes behind a key
     never change: a rerun (a click elsewhere on the page) does not read them from storage again.
     Only pages that have checked the reader may see the file call this."""
-    from db import storage
+    from db.files import storage
 
     return storage.make_store(code, provider).read_head(key, limit=limit)
 
@@ -288,10 +288,10 @@ def _image_source(store, key: str, name: str, mime_type: str):
 
 
 def show_preview(
-    *, storage_code: str, key: str, mime_type: str, size_bytes: int, name: str, image_url: str | None = None
+    *, storage_code: str, key: str, mime_type: str, size_bytes: int, name: str, preview_key: str | None = None
 ) -> None:
     """A file's preview: a PDF viewer, the image, the first 20 KB of text, or the stored preview image."""
-    from db import storage
+    from db.files import storage
 
     try:
         with reader() as conn:
@@ -300,9 +300,10 @@ def show_preview(
             st.warning("The file is missing from storage; an administrator can run `prosync reconcile`.")
         elif mime_type == "application/pdf" and size_bytes <= PREVIEW_LIMIT:
             st.pdf(_head(store, key, PREVIEW_LIMIT), height=480)
-        elif image_url and store.exists(image_url):
+        elif preview_key and store.exists(preview_key):
             st.image(
-                _image_source(store, image_url, f"{name}.png", "image/png"), caption=f"Preview of {md(name)}"
+                _image_source(store, preview_key, f"{name}.png", "image/png"),
+                caption=f"Preview of {md(name)}",
             )
         elif mime_type.startswith("image/") and size_bytes <= PREVIEW_LIMIT:
             st.image(_image_source(store, key, name, mime_type), caption=md(name))
@@ -358,8 +359,8 @@ def start_totals_refresher(interval: int) -> threading.Thread | None:
 def refresh_totals_forever(primary: Engine, interval: float, stop: threading.Event) -> None:
     """Recount the project totals every `interval` seconds, when something was written since the
     last recount, until `stop` is set (an idle installation does not recount the same numbers)."""
-    from db import projects
-    from db.engine import system_transaction
+    from db.core.engine import system_transaction
+    from db.domain import projects
 
     writes = None
     while not stop.is_set():

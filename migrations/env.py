@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine, pool, text
+from sqlalchemy import pool, text
 
-from db.engine import database_url, sqlalchemy_url
+from db.core.engine import database_url, make_engine, sqlalchemy_url
 
 config = context.config
 
@@ -16,7 +16,7 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     url = config.attributes.get("url") or database_url()
-    engine = create_engine(sqlalchemy_url(url), poolclass=pool.NullPool)
+    engine = make_engine(sqlalchemy_url(url), poolclass=pool.NullPool)
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()

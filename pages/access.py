@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.ui import csv_download, localize, project_picker, reader, show_flash, write
-from db import access, projects
+from db.domain import access, projects
 
 st.title("Access management")
 show_flash()

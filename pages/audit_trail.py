@@ -7,7 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard.ui import chart_text, csv_download, localize, md, project_picker, reader
-from db import access, audit, projects
+from db.domain import access, audit, projects
 
 ACTIONS = ["insert", "update", "soft_delete", "restore", "delete", "rls_bypass"]
 TABLES = ["projects", "project_access", "project_tag", "documents", "documents_ingest"]

@@ -18,7 +18,7 @@ from dashboard.ui import (
     show_preview,
     write,
 )
-from db import access, documents, projects, tags
+from db.domain import access, documents, projects, tags
 
 PAGE_SIZE = 25
 
@@ -154,7 +154,7 @@ else:
                 mime_type=document.mime_type,
                 size_bytes=document.size_bytes,
                 name=document.name,
-                image_url=document.image_url,
+                preview_key=document.preview_key,
             )
         st.markdown("**History**")
         history_table(history)

@@ -19,8 +19,8 @@ from dashboard.ui import (
     signed_in_user,
     write,
 )
-from db import access, audit, documents, projects, tags
-from db.settings import get_settings
+from db.core.settings import get_settings
+from db.domain import access, audit, documents, projects, tags
 
 user = signed_in_user()
 st.title("Onboarding")

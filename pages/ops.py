@@ -22,8 +22,9 @@ from dashboard.ui import (
     unit,
     write,
 )
-from db import ops, partitions
-from db.errors import ProSyncError
+from db.core.errors import ProSyncError
+from db.domain import partitions
+from db.ops import activity, explain, health, schema, stats, tuning
 
 st.title("Ops")
 show_flash()
@@ -50,7 +51,7 @@ def _read(function, *args, **kwargs):
 
 
 def overview() -> None:
-    checks = _read(ops.health_checks)
+    checks = _read(health.health_checks)
     if checks is None:
         return
     counts = {s: sum(c.status == s for c in checks) for s in ("ok", "warning", "critical")}
@@ -68,10 +69,10 @@ def overview() -> None:
 
 
 def tables_tab() -> None:
-    tables = _read(ops.table_stats)
+    tables = _read(stats.table_stats)
     if tables is None:
         return
-    top = ops.rolled_up(tables)
+    top = stats.rolled_up(tables)
     st.caption(
         f"{len(top)} tables ({int(top.partitions.gt(0).sum())} partitioned, their partitions summed in). "
         "estimated_rows is the planner's figure (0 until the table is first analyzed); live_rows and "
@@ -104,7 +105,7 @@ def tables_tab() -> None:
 
 
 def indexes_tab() -> None:
-    indexes = _read(ops.index_stats)
+    indexes = _read(stats.index_stats)
     if indexes is None:
         return
     unused = indexes[indexes.unused]
@@ -165,14 +166,14 @@ def queries_tab() -> None:
         "Order by", ["total_ms", "mean_ms", "calls", "rows"], default="total_ms", key="queries-order",
         format_func={"total_ms": "total time", "mean_ms": "mean time", "calls": "calls", "rows": "rows"}.get,
     )  # fmt: skip
-    stats = _read(ops.top_queries, order_by=order or "total_ms")
-    if stats is None:
+    queries = _read(stats.top_queries, order_by=order or "total_ms")
+    if queries is None:
         return
-    if not stats.available:
-        st.info(stats.message, icon=":material/info:")
+    if not queries.available:
+        st.info(queries.message, icon=":material/info:")
         return
     st.dataframe(
-        stats.frame,
+        queries.frame,
         hide_index=True,
         column_config={
             "total_ms": st.column_config.NumberColumn("total ms", format="%.1f"),
@@ -181,18 +182,18 @@ def queries_tab() -> None:
             "query": st.column_config.TextColumn("query", width="large"),
         },
     )
-    csv_download(stats.frame, "queries", key="queries-csv")
+    csv_download(queries.frame, "queries", key="queries-csv")
     if user.is_admin and st.button("Reset query statistics", icon=":material/restart_alt:"):
-        if write(ops.reset_query_stats, "Query statistics were reset."):
+        if write(stats.reset_query_stats, "Query statistics were reset."):
             st.rerun()
 
 
-def _partitions_read(statement: ops.Statement) -> str:
+def _partitions_read(statement: explain.Statement) -> str:
     return "; ".join(f"{parent}: {read} of {total}" for parent, (read, total) in statement.partitions.items())
 
 
 def explain_tab() -> None:
-    sample = _read(ops.explain_sample)
+    sample = _read(explain.explain_sample)
     if sample is None:
         st.info(
             "There is no project with members yet: nothing for the screens to query.", icon=":material/info:"
@@ -204,7 +205,7 @@ def explain_tab() -> None:
     if (sample.project_id, sample.user_id) not in recorded:
         try:
             with unit()() as conn:
-                ops.record_explain(conn, sample)
+                explain.record_explain(conn, sample)
         except ProSyncError as error:
             st.warning(md(error), icon=":material/block:")
             return
@@ -215,7 +216,7 @@ def explain_tab() -> None:
         f"the most documents: {sample.documents:,}); the name search looks for “{md(sample.search)}”. "
         "Everything runs in a read-only transaction that is rolled back. Free-form SQL is not offered here."
     )
-    explained = _read(ops.explain_screens, sample)
+    explained = _read(explain.explain_screens, sample)
     if explained is None:
         return
     summary = [
@@ -259,7 +260,7 @@ def explain_tab() -> None:
 
 
 def activity_tab() -> None:
-    connections = _read(ops.activity)
+    connections = _read(activity.activity)
     if connections is None:
         return
     a, b, c, d = st.columns(4)
@@ -282,7 +283,7 @@ def activity_tab() -> None:
     csv_download(connections, "activity", key="activity-csv")
 
     st.subheader("ProSync sessions")
-    summary = _read(ops.session_summary)
+    summary = _read(activity.session_summary)
     if summary is None:
         return
     a, b, c = st.columns(3)
@@ -307,7 +308,7 @@ def activity_tab() -> None:
 
 
 def settings_tab() -> None:
-    settings = _read(ops.server_settings)
+    settings = _read(tuning.server_settings)
     if settings is None:
         return
     changed = int(settings.changed.sum())
@@ -323,7 +324,7 @@ def settings_tab() -> None:
     csv_download(settings, "settings", key="settings-csv")
 
     st.subheader("Background writer and checkpointer")
-    writer = _read(ops.writer_stats)
+    writer = _read(tuning.writer_stats)
     if writer is not None:
         st.caption(f"From {writer.source}.")
         figures = writer.figures
@@ -339,7 +340,7 @@ def settings_tab() -> None:
         csv_download(table, "writer", key="writer-csv")
 
     st.subheader("Maintenance running now")
-    progress = _read(ops.maintenance_progress)
+    progress = _read(tuning.maintenance_progress)
     if progress is not None:
         if progress.empty:
             st.caption("No VACUUM, ANALYZE, CREATE INDEX or CLUSTER is running in this database.")
@@ -350,7 +351,7 @@ def settings_tab() -> None:
         csv_download(progress, "maintenance", key="maintenance-csv")
 
     st.subheader("Autovacuum queue")
-    queue = _read(ops.vacuum_queue)
+    queue = _read(tuning.vacuum_queue)
     if queue is not None:
         due = queue[queue.vacuum_due | queue.analyze_due]
         st.caption(
@@ -362,7 +363,7 @@ def settings_tab() -> None:
 
 
 def schema_tab() -> None:
-    state = _read(ops.schema_state)
+    state = _read(schema.schema_state)
     if state is None:
         return
     a, b = st.columns(2)
@@ -376,7 +377,7 @@ def schema_tab() -> None:
     csv_download(state.history, "schema-versions", key="versions-csv")
 
     st.subheader("Schema changes")
-    changes = _read(ops.schema_changes)
+    changes = _read(schema.schema_changes)
     if changes is not None:
         if not changes.recorded:
             st.warning(
@@ -396,8 +397,8 @@ def schema_tab() -> None:
         csv_download(changes.events, "schema-changes", key="ddl-csv")
 
     st.subheader("Roles and memberships")
-    roles = _read(ops.database_roles)
-    members = _read(ops.role_memberships)
+    roles = _read(schema.database_roles)
+    members = _read(schema.role_memberships)
     if roles is not None and members is not None:
         st.dataframe(roles, hide_index=True)
         csv_download(roles, "roles", key="roles-csv")
@@ -405,7 +406,7 @@ def schema_tab() -> None:
         csv_download(members, "role-memberships", key="memberships-csv")
 
     st.subheader("Constraints")
-    found = _read(ops.constraints)
+    found = _read(schema.constraints)
     if found is not None:
         names = sorted(set(found.schema_name + "." + found.table_name))
         chosen = st.selectbox("Table", ["every table", *names], key="constraints-table")
@@ -416,7 +417,7 @@ def schema_tab() -> None:
         csv_download(found, "constraints", key="constraints-csv")
 
     st.subheader("Views")
-    defined = _read(ops.views)
+    defined = _read(schema.views)
     if defined is not None:
         st.dataframe(defined.drop(columns=["definition"]), hide_index=True)
         csv_download(defined, "views", key="views-csv")
@@ -425,7 +426,7 @@ def schema_tab() -> None:
                 st.code(view.definition, language="sql")
 
     st.subheader("Entity relationships")
-    graph = _read(ops.schema_graph)
+    graph = _read(schema.schema_graph)
     if graph is not None:
         schemas = sorted({t.split(".")[0] for t in graph.tables})
         left, middle, right = st.columns([3, 1, 1])

@@ -18,8 +18,9 @@ from dashboard.ui import (
     unit,
     write,
 )
-from db import access, ingest, projects, staging
-from db.types import Cursor
+from db.core.types import Cursor
+from db.domain import access, projects, staging
+from db.files import ingest
 
 PAGE_SIZE = 25
 

@@ -4,7 +4,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard.ui import chart_text, csv_download, project_picker, reader, show_flash, signed_in_user, write
-from db import access, projects, tags
+from db.domain import access, projects, tags
 
 st.title("Tags")
 show_flash()

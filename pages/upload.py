@@ -5,9 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.ui import human_bytes, localize, md, project_picker, reader, show_flash, unit
-from db import access, ingest, projects, staging
-from db.errors import ProSyncError
-from db.filetypes import allowed_table
+from db.core.errors import ProSyncError
+from db.domain import access, projects, staging
+from db.files import ingest
+from db.files.filetypes import allowed_table
 
 st.title("Upload")
 show_flash()

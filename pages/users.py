@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.ui import client, csv_download, localize, md, reader, show_flash, signed_in_user, write
-from db import sessions, users
+from db.domain import sessions, users
 
 me = signed_in_user()
 st.title("Users and sessions")

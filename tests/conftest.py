@@ -13,15 +13,27 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from db.core.engine import make_engine
+
 # The dashboard's background recount of project totals stays off in tests (AppTest runs the app in
 # this process); tests refresh the totals themselves where they count documents.
 os.environ.setdefault("PROSYNC_SUMMARY_REFRESH_SECONDS", "0")
-from sqlalchemy import Connection, Engine, create_engine, make_url, text
+from sqlalchemy import Connection, Engine, make_url, text
 
-from db import access, migrate, projects, staging, storage, users
-from db.embedded import ensure_server
-from db.engine import set_actor, sqlalchemy_url
-from db.types import Project, StagedFile, User
+from db.core import migrate
+from db.core.embedded import ensure_server
+from db.core.engine import (
+    clear_unit,
+    current_actor,
+    is_system,
+    restore_actor,
+    set_actor,
+    set_system,
+    sqlalchemy_url,
+)
+from db.core.types import Project, StagedFile, User
+from db.domain import access, projects, staging, users
+from db.files import storage
 
 _counter = itertools.count(1)
 TEST_PASSWORD = "correct-horse-battery"
@@ -52,7 +64,7 @@ def server_url(tmp_path_factory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def plain_server_url(tmp_path_factory) -> Iterator[str]:
     """A second embedded server with PostgreSQL's stock settings: pg_stat_statements not preloaded."""
-    from db.embedded import PostgresServer
+    from db.core.embedded import PostgresServer
 
     pgdata = tmp_path_factory.mktemp("plain") / "pgdata"
     pgdata.mkdir()
@@ -77,7 +89,7 @@ def database_url(server_url) -> str:
 
 @pytest.fixture(scope="session")
 def engine(database_url) -> Iterator[Engine]:
-    eng = create_engine(sqlalchemy_url(database_url), pool_size=10)
+    eng = make_engine(sqlalchemy_url(database_url), pool_size=10)
     yield eng
     eng.dispose()
 
@@ -92,8 +104,7 @@ def conn(engine) -> Iterator[Connection]:
         try:
             yield connection
         finally:
-            connection.info.pop("system", None)
-            connection.info.pop("actor_id", None)
+            clear_unit(connection)
             outer.rollback()
 
 
@@ -106,12 +117,12 @@ def acting(conn: Connection, user: User | None, *, app: bool | None = None):
     A refused write rolls back to the savepoint, as the application's transaction would roll
     back, so a test can go on checking what was (not) written.
     """
-    previous = (conn.info.get("actor_id"), conn.info.get("system"))
+    previous = (current_actor(conn), is_system(conn))
     role = conn.execute(text("select current_user")).scalar_one()
     savepoint = conn.begin_nested()
     set_actor(conn, None if user is None else user.id)
     as_app = user is not None if app is None else app
-    conn.info["system"] = user is None and not as_app
+    set_system(conn, user is None and not as_app)
     # The command line holds the owner's credentials; a signed-in user's work runs as prosync_app.
     conn.execute(text("set local role prosync_app" if as_app else "reset role"))
     try:
@@ -125,7 +136,8 @@ def acting(conn: Connection, user: User | None, *, app: bool | None = None):
         else:
             savepoint.commit()
     finally:
-        conn.info["actor_id"], conn.info["system"] = previous
+        restore_actor(conn, previous[0])
+        set_system(conn, previous[1])
         if conn.in_transaction() and not _aborted(conn):
             conn.execute(text(f"set local role {role}"))
         if conn.in_transaction() and not _aborted(conn):
@@ -195,6 +207,15 @@ def make_staged(conn: Connection, *, project: Project, uploader: User, **fields)
         )
 
 
+def approve_staged(conn: Connection, *, ingest_id: int, reviewer_notes: str = ""):
+    """Approve one staged file in the test's transaction, through the domain's batch function (the
+    screens and the command go through db.files.ingest, which also stores the preview)."""
+    [result] = staging.approve_many(conn, ingest_ids=[ingest_id], reviewer_notes=reviewer_notes)
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
 def count(conn: Connection, sql: str, **params) -> int:
     """A count as the owner sees it (every row, whoever is acting): the test's own view."""
     with acting(conn, None):
@@ -228,7 +249,7 @@ DEMO_STORAGE: dict[str, str] = {}  # demo database URL -> its local objects fold
 
 
 def _demo_database(server_url: str, name: str, storage, extra_env: dict[str, str] | None = None) -> str:
-    from db.demo import load_demo
+    from db.tools.demo import load_demo
 
     url = create_database(server_url, name)
     migrate.upgrade(url=url)
@@ -238,7 +259,7 @@ def _demo_database(server_url: str, name: str, storage, extra_env: dict[str, str
     os.environ.update(extra_env)
     _refresh_settings()
     try:
-        engine = create_engine(sqlalchemy_url(url))
+        engine = make_engine(sqlalchemy_url(url))
         assert load_demo(engine) is True
         engine.dispose()
     finally:
@@ -283,7 +304,7 @@ def demo_s3_env(demo_s3_url, moto_s3, monkeypatch):
 
 
 def _refresh_settings() -> None:
-    from db.settings import get_settings
+    from db.core.settings import get_settings
 
     get_settings.cache_clear()
 
@@ -378,7 +399,7 @@ def s3_environment(moto_s3: MotoS3, prefix: str) -> dict[str, str]:
 @pytest.fixture(params=["local", "s3"])
 def store(request, tmp_path, monkeypatch):
     """The configured upload store, once as a local folder and once as S3 (each test gets its own)."""
-    from db import storage
+    from db.files import storage
 
     monkeypatch.setenv("PROSYNC_STORAGE_DIR", str(tmp_path / "objects"))
     if request.param == "s3":

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# As the embedded server is configured (db/embedded.py), minus what only PostgreSQL 18 knows.
+# As the embedded server is configured (db/core/embedded.py), minus what only PostgreSQL 18 knows.
 CONF = """
 listen_addresses = ''
 shared_preload_libraries = 'pg_stat_statements'

@@ -7,9 +7,9 @@ import json
 import psycopg
 import pytest
 
-from db import migrate
-from db.embedded import ensure_server
-from db.errors import Conflict
+from db.core import migrate
+from db.core.embedded import ensure_server
+from db.core.errors import Conflict
 from tests.conftest import create_database
 from tests.db.test_cli import prosync
 
@@ -122,7 +122,7 @@ def test_a_failed_restore_leaves_the_target_database_and_store_as_they_were(serv
 def test_no_password_reaches_a_client_programs_command_line(monkeypatch):
     import subprocess
 
-    from db import backup as backups
+    from db.tools import backup as backups
 
     seen = []
     real = subprocess.run

@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from db import access, documents, ingest, projects, staging, storage, tags, users
-from db.errors import ProSyncError
-from tests.conftest import acting, make_project, make_staged, make_user
+from db.core.errors import ProSyncError
+from db.domain import access, documents, projects, staging, tags, users
+from db.files import ingest, storage
+from tests.conftest import acting, approve_staged, make_project, make_staged, make_user
 
 EXAMPLES = 150
 TRIED: Counter = Counter()  # function -> examples run (printed at the end of the run: conftest.py)
@@ -268,8 +269,8 @@ def test_decisions(conn, cast, ingest_id, reason, notes):
         attempt(
             conn,
             owner,
-            "staging.approve",
-            lambda t=target: staging.approve(conn, ingest_id=t, reviewer_notes=notes),
+            "staging.approve_many",
+            lambda t=target: approve_staged(conn, ingest_id=t, reviewer_notes=notes),
         )
 
 

@@ -12,7 +12,11 @@ from tests.conftest import create_database
 def prosync(*args, url, env=None):
     environment = {**os.environ, "DATABASE_URL": url, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "db.cli", *args], capture_output=True, text=True, env=environment, timeout=120
+        [sys.executable, "-m", "db.tools.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
     )
 
 

@@ -3,11 +3,12 @@
 import threading
 
 import pytest
-from sqlalchemy import create_engine
 
-from db import migrate, projects, staging, storage, users
-from db.engine import sqlalchemy_url, system_transaction, transaction
-from db.errors import Conflict, DuplicateContent
+from db.core import migrate
+from db.core.engine import make_engine, sqlalchemy_url, system_transaction, transaction
+from db.core.errors import Conflict, DuplicateContent
+from db.domain import contents, projects, staging, users
+from db.files import storage
 from tests.conftest import create_database, make_checksum
 
 
@@ -16,7 +17,7 @@ def committed(server_url):
     """A database of its own, since these tests must commit."""
     url = create_database(server_url, "prosync_concurrency")
     migrate.upgrade(url=url)
-    engine = create_engine(sqlalchemy_url(url), pool_size=4)
+    engine = make_engine(sqlalchemy_url(url), pool_size=4)
     with system_transaction(engine=engine) as conn:
         owner = users.create_user(
             conn, login="race-owner@example.com", display_name="Owner", password="race-owner-pw1"
@@ -109,8 +110,8 @@ def test_the_same_upload_from_two_threads_stores_one_object_and_stages_once(comm
     import io
     from functools import partial
 
-    from db import ingest, storage
-    from db.demo import png_bytes
+    from db.files import ingest, storage
+    from db.tools.demo import png_bytes
     from tests.conftest import _refresh_settings
 
     monkeypatch.setenv("PROSYNC_STORAGE_DIR", str(tmp_path / "objects"))
@@ -170,18 +171,18 @@ def test_a_purge_waits_for_a_backup_that_is_copying_objects(committed):
         purged.set()
 
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as backup:
-        backup.execute(text(f"select pg_advisory_lock({staging.BACKUP_LOCK_KEY})"))
+        backup.execute(text(f"select pg_advisory_lock({contents.BACKUP_LOCK_KEY})"))
         thread = threading.Thread(target=purge)
         thread.start()
         assert not purged.wait(1.0), "the purge removed content while a backup was copying objects"
-        backup.execute(text(f"select pg_advisory_unlock({staging.BACKUP_LOCK_KEY})"))
+        backup.execute(text(f"select pg_advisory_unlock({contents.BACKUP_LOCK_KEY})"))
         thread.join(20)
     assert purged.is_set()
 
 
 def _at_once(count: int, work) -> list:
     """`work(n)` in `count` threads released together; each result, or the domain error it raised."""
-    from db.errors import ProSyncError
+    from db.core.errors import ProSyncError
 
     barrier, results = threading.Barrier(count), [None] * count
 
@@ -229,7 +230,7 @@ def test_twenty_uploads_of_the_same_content_stage_it_once_and_store_one_object(
 
     from sqlalchemy import text
 
-    from db import ingest, storage
+    from db.files import ingest, storage
     from tests.conftest import _refresh_settings
 
     monkeypatch.setenv("PROSYNC_STORAGE_DIR", str(tmp_path / "objects"))
@@ -256,7 +257,7 @@ def test_twenty_uploads_of_the_same_content_stage_it_once_and_store_one_object(
 def test_twenty_grants_and_revokes_of_one_membership_end_consistent_with_one_audit_row_each(committed):
     from sqlalchemy import text
 
-    from db import access
+    from db.domain import access
 
     engine, owner, project = committed
     with system_transaction(engine=engine) as conn:

@@ -3,8 +3,8 @@
 import pytest
 from sqlalchemy import text
 
-from db._sql import CONSTRAINT_MESSAGES, domain_errors
-from db.errors import Conflict, DuplicateContent, InvalidInput
+from db.core.errors import Conflict, DuplicateContent, InvalidInput
+from db.core.sql import CONSTRAINT_MESSAGES, domain_errors
 from tests.conftest import make_project, make_staged, make_user
 
 # Constraints that guard what only migrations, triggers or the data-access layer itself write (never

@@ -15,8 +15,8 @@ from http.client import IncompleteRead
 
 import pytest
 
-from db import ingest, storage
-from db.errors import StorageUnavailable
+from db.core.errors import StorageUnavailable
+from db.files import ingest, storage
 from tests.conftest import _refresh_settings, acting, count, make_project, make_user, s3_environment
 
 CUT_AFTER = 256 * 1024
@@ -142,9 +142,9 @@ def test_an_approval_whose_preview_read_is_cut_off_is_approved_without_one(conn,
     finally:
         cutting.armed = False
     assert cutting.cuts >= 1, "the preview's read of the file was cut off"
-    assert outcome.status == "approved" and outcome.document.image_url is None
+    assert outcome.status == "approved" and outcome.document.preview_key is None
     assert count(conn, "select count(*) from documents.documents where id = :d", d=outcome.document.id) == 1
     again = ingest.stage_file(
         unit, project_id=project.id, name="noise-2.png", stream=io.BytesIO(_noise_png())
     ).staged
-    assert ingest.approve_file(unit, ingest_id=again.id).document.image_url, "previews resume"
+    assert ingest.approve_file(unit, ingest_id=again.id).document.preview_key, "previews resume"

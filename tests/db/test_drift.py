@@ -1,4 +1,4 @@
-"""Table definitions (db/tables.py) and migrations cannot drift apart: Alembic's own comparison
+"""Table definitions (db/core/tables.py) and migrations cannot drift apart: Alembic's own comparison
 (what `alembic check` runs) finds no difference in tables, columns, types, nullability or keys."""
 
 import re
@@ -6,7 +6,7 @@ import re
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from db.tables import metadata
+from db.core.tables import metadata
 
 PARTITION = re.compile(r"_(p\d{4}(_\d{2}|q\d)|default)$")
 SCHEMAS = {"users", "auth", "projects", "documents", "staging", "audit", "system"}

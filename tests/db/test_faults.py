@@ -8,11 +8,13 @@ import sys
 from functools import partial
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from db import ingest, migrate, projects, reconcile, staging, storage, users
-from db.engine import sqlalchemy_url, system_transaction, transaction
-from db.errors import DatabaseUnavailable
+from db.core import migrate
+from db.core.engine import make_engine, sqlalchemy_url, system_transaction, transaction
+from db.core.errors import DatabaseUnavailable
+from db.domain import projects, staging, users
+from db.files import ingest, reconcile, storage
 from tests.conftest import _refresh_settings, create_database
 
 
@@ -25,7 +27,7 @@ def faulty(server_url, tmp_path, monkeypatch):
     monkeypatch.setenv("PROSYNC_STORAGE_DIR", str(objects))
     monkeypatch.setenv("PROSYNC_STORAGE", "local")
     _refresh_settings()
-    engine = create_engine(sqlalchemy_url(url), pool_pre_ping=True)
+    engine = make_engine(sqlalchemy_url(url), pool_pre_ping=True)
     with system_transaction(engine=engine) as conn:
         owner = users.create_user(
             conn, login="fault-owner@example.com", display_name="O", password="fault-owner-pw1"
@@ -71,7 +73,7 @@ def test_a_connection_dropped_while_recording_an_upload_leaves_nothing_and_a_ret
     staged = ingest.stage_file(
         unit, project_id=project.id, name="a.txt", stream=io.BytesIO(b"dropped once\n")
     )
-    assert staged.status == "staged" and store.exists(staged.staged.s3_key)
+    assert staged.status == "staged" and store.exists(staged.staged.object_key)
 
 
 def test_a_connection_dropped_while_approving_leaves_the_file_pending_and_a_retry_approves(
@@ -101,7 +103,7 @@ KILLED = """
 import io, os, sys
 from functools import partial
 from db import ingest, staging
-from db.engine import transaction
+from db.core.engine import transaction
 
 def die(*args, **kwargs):
     os._exit(9)  # between the object and its row, as a power cut or the OOM killer would
@@ -137,4 +139,4 @@ def test_a_process_killed_between_the_object_and_its_row_leaves_an_orphan_that_r
     again = ingest.stage_file(
         unit, project_id=project.id, name="killed.txt", stream=io.BytesIO(b"the process died here\n")
     )
-    assert again.status == "staged" and store.exists(again.staged.s3_key)
+    assert again.status == "staged" and store.exists(again.staged.object_key)

@@ -1,11 +1,12 @@
 """`prosync generate`: a large data set in set-based SQL, checked at a small scale on a real server."""
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from db import generate, migrate
-from db.engine import sqlalchemy_url, system_transaction
-from db.errors import Conflict
+from db.core import migrate
+from db.core.engine import make_engine, sqlalchemy_url, system_transaction
+from db.core.errors import Conflict
+from db.tools import generate
 from tests.conftest import create_database
 
 SMALL = generate.Scale(
@@ -17,7 +18,7 @@ SMALL = generate.Scale(
 def generated(server_url):
     url = create_database(server_url, "prosync_generated")
     migrate.upgrade(url=url)
-    engine = create_engine(sqlalchemy_url(url))
+    engine = make_engine(sqlalchemy_url(url))
     steps = []
     with system_transaction(engine=engine) as conn:
         generate.generate(conn, SMALL, progress=lambda step, rows, seconds: steps.append((step, rows)))

@@ -7,10 +7,18 @@ from contextlib import contextmanager
 
 import pytest
 
-from db import ingest, staging, storage
-from db.demo import pdf_bytes, png_bytes
-from db.errors import Conflict, DuplicateContent, InvalidInput, NotFound, PermissionDenied, StorageUnavailable
-from tests.conftest import acting, count, make_project, make_user
+from db.core.errors import (
+    Conflict,
+    DuplicateContent,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    StorageUnavailable,
+)
+from db.domain import contents, staging
+from db.files import ingest, storage
+from db.tools.demo import pdf_bytes, png_bytes
+from tests.conftest import acting, approve_staged, count, make_project, make_user
 
 
 @pytest.fixture
@@ -58,12 +66,12 @@ def test_a_file_is_stored_by_content_and_staged(conn, store, team):
     assert outcome.status == "staged" and "PDF" in outcome.message
     assert staged.status == "pending" and staged.detected_mime == "application/pdf"
     assert staged.size_bytes == len(data) and staged.storage_code == store.code
-    assert staged.s3_key == storage.object_key(staged.checksum)
-    assert "report" not in staged.s3_key, "keys are never made from the user's file name"
-    assert objects(store) == [staged.s3_key]
+    assert staged.object_key == storage.object_key(staged.checksum)
+    assert "report" not in staged.object_key, "keys are never made from the user's file name"
+    assert objects(store) == [staged.object_key]
     assert staged.metadata == {"quarter": "Q3"} and staged.notes == "for the board"
     assert staged.uploaded_by == contributor.id
-    with store.open(staged.s3_key) as stream:
+    with store.open(staged.object_key) as stream:
         assert stream.read() == data
 
 
@@ -154,7 +162,7 @@ def test_duplicates_are_reported_in_the_project_and_only_in_projects_the_uploade
     with pytest.raises(DuplicateContent, match=r"already waiting for review \(as a.txt"):
         stage(conn, contributor, project, "b.txt", b"same bytes")
     with acting(conn, reviewer):
-        staging.approve(conn, ingest_id=first.id)
+        approve_staged(conn, ingest_id=first.id)
     with pytest.raises(DuplicateContent, match=r"already a document of this project \(as a.txt\)"):
         stage(conn, contributor, project, "c.txt", b"same bytes")
 
@@ -163,12 +171,12 @@ def test_duplicates_are_reported_in_the_project_and_only_in_projects_the_uploade
     other = make_project(conn, owner=owner, members=[(contributor, "contributor")])
     again = stage(conn, contributor, other, "copy.txt", b"same bytes")
     assert again.ok and project.name in again.message
-    assert objects(store) == [first.s3_key]
+    assert objects(store) == [first.object_key]
     hidden = make_project(conn, owner=make_user(conn), members=[(contributor, "contributor")])
     stranger_project = make_project(conn, owner=make_user(conn))
     stranger = make_user(conn)
     with acting(conn, None):
-        from db import access
+        from db.domain import access
 
         access.grant_access(conn, project_id=stranger_project.id, user_id=stranger.id, role="contributor")
     told = stage(conn, stranger, stranger_project, "mine.txt", b"same bytes")
@@ -190,7 +198,7 @@ def test_a_failed_record_keeps_an_object_that_others_use(conn, store, team):
     other = make_project(conn, owner=owner, members=[(contributor, "contributor")])
     with pytest.raises(InvalidInput):
         stage(conn, contributor, other, "a.txt", b"shared bytes", notes="n" * 10_001)
-    assert objects(store) == [kept.s3_key]
+    assert objects(store) == [kept.object_key]
 
 
 def test_approval_makes_a_document_with_a_preview(conn, store, team):
@@ -200,8 +208,8 @@ def test_approval_makes_a_document_with_a_preview(conn, store, team):
         outcome = ingest.approve_file(unit(conn, reviewer), ingest_id=staged.id, reviewer_notes="fine")
         document = outcome.document
         assert document.name == name and document.checksum == staged.checksum
-        assert document.image_url == storage.preview_key(staged.checksum)
-        with store.open(document.image_url) as preview:
+        assert document.preview_key == storage.preview_key(staged.checksum)
+        with store.open(document.preview_key) as preview:
             from PIL import Image
 
             image = Image.open(preview)
@@ -212,7 +220,7 @@ def test_approval_makes_a_document_with_a_preview(conn, store, team):
         ).one()
         assert tuple(row) == ("approved", reviewer.id, "fine", document.id)
     text_file = stage(conn, contributor, project, "plain.txt", b"no preview for text").staged
-    assert ingest.approve_file(unit(conn, reviewer), ingest_id=text_file.id).document.image_url is None
+    assert ingest.approve_file(unit(conn, reviewer), ingest_id=text_file.id).document.preview_key is None
 
 
 def test_approval_and_rejection_need_the_review_permission_and_a_reason(conn, store, team):
@@ -256,7 +264,7 @@ def test_a_batch_stages_each_file_and_a_refusal_stops_only_itself(conn, store, t
     assert "waiting for review" in outcomes[1].message and "not accepted" in outcomes[2].message
     assert staged_rows(conn) == before + 2
     assert outcomes[3].staged.metadata == {"path": "a/notes.txt"}
-    assert sorted(objects(store)) == sorted(o.staged.s3_key for o in outcomes if o.staged)
+    assert sorted(objects(store)) == sorted(o.staged.object_key for o in outcomes if o.staged)
 
 
 def test_a_batch_is_refused_whole_without_upload_permission(conn, store, team):
@@ -277,7 +285,7 @@ def test_approving_a_selection_reports_each_file_and_a_refusal_undoes_no_other(c
         unit(conn, reviewer), ingest_ids=[text_file.id, pdf.id, rejected.id, 987654321]
     )
     assert [o.status for o in outcomes] == ["approved", "approved", "refused", "refused"]
-    assert outcomes[1].document.image_url, "the PDF's preview was made before the approvals"
+    assert outcomes[1].document.preview_key, "the PDF's preview was made before the approvals"
     assert outcomes[3].name == "#987654321"
     made = count(
         conn,
@@ -321,7 +329,7 @@ def test_purging_keeps_content_that_another_project_uses(conn, store, team):
     # The same words as when the object goes: whether the bytes live on in another project (one
     # the reviewer may not see) is not theirs to learn.
     assert ingest.purge_file(unit(conn, reviewer), ingest_id=gone.id).message == "purged"
-    assert objects(store) == [kept.s3_key]
+    assert objects(store) == [kept.object_key]
 
 
 def test_a_purge_during_an_upload_of_the_same_bytes_keeps_the_object_the_upload_records(
@@ -339,8 +347,8 @@ def test_a_purge_during_an_upload_of_the_same_bytes_keeps_the_object_the_upload_
 
     monkeypatch.setattr(ingest, "_store_object", purge_meanwhile)
     again = stage(conn, contributor, project, "new.txt", b"back again")
-    assert again.status == "staged" and objects(store) == [again.staged.s3_key]
-    with store.open(again.staged.s3_key) as stored:
+    assert again.status == "staged" and objects(store) == [again.staged.object_key]
+    with store.open(again.staged.object_key) as stored:
         assert stored.read() == b"back again"
     assert count(conn, "select count(*) from staging.upload_claims") == 0, "the upload released its claim"
 
@@ -348,12 +356,12 @@ def test_a_purge_during_an_upload_of_the_same_bytes_keeps_the_object_the_upload_
 def test_a_failed_upload_keeps_an_object_that_another_upload_in_flight_claims(conn, store, team):
     project, _, contributor, _, _ = team
     with acting(conn, contributor):
-        [claim] = staging.claim_contents(conn, checksums=[storage.hash_stream(io.BytesIO(b"in flight"))[0]])
+        [claim] = contents.claim_contents(conn, checksums=[storage.hash_stream(io.BytesIO(b"in flight"))[0]])
     with pytest.raises(InvalidInput):
         stage(conn, contributor, project, "a.txt", b"in flight", notes="n" * 10_001)
     assert len(objects(store)) == 1, "the other upload is about to record this object"
     with acting(conn, contributor):
-        staging.release_claims(conn, claim_ids=[claim])
+        contents.release_claims(conn, claim_ids=[claim])
     with pytest.raises(InvalidInput):
         stage(conn, contributor, project, "a.txt", b"in flight", notes="n" * 10_001)
     assert objects(store) == [] and count(conn, "select count(*) from staging.upload_claims") == 0
@@ -432,10 +440,12 @@ def test_the_object_store_stopping_before_an_approval_approves_without_a_preview
         outcome = ingest.approve_file(unit(conn, reviewer), ingest_id=shot.id)
     finally:
         moto_s3.start()
-    assert outcome.status == "approved" and outcome.document.image_url is None
-    assert storage.make_store("s3", "s3").exists(shot.s3_key), "the document's object was never touched"
+    assert outcome.status == "approved" and outcome.document.preview_key is None
+    assert storage.make_store("s3", "s3").exists(shot.object_key), "the document's object was never touched"
     again = stage(conn, contributor, project, "shot-2.png", png_bytes(300, 200, (9, 9, 9))).staged
-    assert ingest.approve_file(unit(conn, reviewer), ingest_id=again.id).document.image_url, "previews resume"
+    assert ingest.approve_file(unit(conn, reviewer), ingest_id=again.id).document.preview_key, (
+        "previews resume"
+    )
     monkeypatch.undo()
     _refresh_settings()
 
@@ -492,10 +502,12 @@ def test_a_storage_folder_that_refuses_writes_at_approval_approves_without_a_pre
     shot = stage(conn, contributor, project, "shot.png", png_bytes(300, 200, (1, 2, 3))).staged
     with unwritable(folder):  # the preview cannot be written; the approval is a database write only
         outcome = ingest.approve_file(unit(conn, reviewer), ingest_id=shot.id)
-    assert outcome.status == "approved" and outcome.document.image_url is None
-    assert store.exists(shot.s3_key), "the document's object was never touched"
-    assert objects(store) == [shot.s3_key], "no half-written preview"
+    assert outcome.status == "approved" and outcome.document.preview_key is None
+    assert store.exists(shot.object_key), "the document's object was never touched"
+    assert objects(store) == [shot.object_key], "no half-written preview"
     again = stage(conn, contributor, project, "shot-2.png", png_bytes(300, 200, (4, 5, 6))).staged
-    assert ingest.approve_file(unit(conn, reviewer), ingest_id=again.id).document.image_url, "previews resume"
+    assert ingest.approve_file(unit(conn, reviewer), ingest_id=again.id).document.preview_key, (
+        "previews resume"
+    )
     monkeypatch.undo()
     _refresh_settings()

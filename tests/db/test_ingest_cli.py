@@ -4,11 +4,12 @@ import os
 import time
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from db import access, migrate, projects, users
-from db.demo import pdf_bytes, png_bytes
-from db.engine import sqlalchemy_url, system_transaction, transaction
+from db.core import migrate
+from db.core.engine import make_engine, sqlalchemy_url, system_transaction, transaction
+from db.domain import access, projects, users
+from db.tools.demo import pdf_bytes, png_bytes
 from tests.conftest import create_database, s3_environment
 from tests.db.test_cli import prosync
 
@@ -17,7 +18,7 @@ from tests.db.test_cli import prosync
 def ingest_db(server_url):
     url = create_database(server_url, "prosync_ingest_cli")
     migrate.upgrade(url=url)
-    engine = create_engine(sqlalchemy_url(url))
+    engine = make_engine(sqlalchemy_url(url))
     with system_transaction(engine=engine) as conn:
         owner = users.create_user(
             conn, login="owner@example.com", display_name="Owner", password="owner-pass-1"
@@ -135,7 +136,7 @@ def test_reconcile_finds_orphans_missing_and_corrupt_objects_and_fixes_what_it_c
     old = time.time() - 2 * 3600
     for path in (orphan, in_flight):
         os.utime(path, (old, old))
-    engine = create_engine(sqlalchemy_url(url))
+    engine = make_engine(sqlalchemy_url(url))
     with engine.begin() as conn:  # a live claim, and one left by an upload whose process was killed
         conn.execute(
             text(

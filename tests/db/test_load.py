@@ -6,11 +6,10 @@ The latencies are printed at the end of the test run (conftest's terminal summar
 import os
 from functools import partial
 
-from sqlalchemy import create_engine
-
-from db import load, migrate
-from db.engine import sqlalchemy_url, system_transaction, url_as
-from db.reconcile import reconcile
+from db.core import migrate
+from db.core.engine import make_engine, sqlalchemy_url, system_transaction, url_as
+from db.files.reconcile import reconcile
+from db.tools import load
 from tests.conftest import _refresh_settings, create_database
 
 SECONDS = float(os.environ.get("PROSYNC_LOAD_SECONDS", "300"))
@@ -26,8 +25,8 @@ def test_fifty_workers_lose_nothing_and_every_effective_write_has_one_audit_row(
     monkeypatch.setenv("PROSYNC_STORAGE", "local")
     monkeypatch.setenv("PROSYNC_STORAGE_DIR", str(tmp_path / "objects"))
     _refresh_settings()
-    owner = create_engine(sqlalchemy_url(url))
-    app = create_engine(url_as(sqlalchemy_url(url), "prosync_app"), pool_size=WORKERS + 5, max_overflow=10)
+    owner = make_engine(sqlalchemy_url(url))
+    app = make_engine(url_as(sqlalchemy_url(url), "prosync_app"), pool_size=WORKERS + 5, max_overflow=10)
     try:
         report = load.run(app, owner, workers=WORKERS, seconds=SECONDS)
         REPORTS.append(load.table(report))

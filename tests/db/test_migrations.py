@@ -1,10 +1,10 @@
 """Migrations: empty -> head -> base -> head, with nothing of ProSync left at base."""
 
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from db import migrate
-from db.engine import sqlalchemy_url
+from db.core import migrate
+from db.core.engine import make_engine, sqlalchemy_url
 from tests.conftest import create_database
 
 # Every revision, oldest first, as the migrations directory defines them.
@@ -18,7 +18,7 @@ SCHEMAS = ("users", "auth", "projects", "documents", "staging", "audit", "system
 
 
 def _objects(url: str) -> dict[str, int]:
-    engine = create_engine(sqlalchemy_url(url))
+    engine = make_engine(sqlalchemy_url(url))
     with engine.connect() as conn:
         schemas = conn.execute(
             text("select count(*) from pg_namespace where nspname = any(:s)"), {"s": list(SCHEMAS)}
@@ -82,7 +82,7 @@ def test_head_is_the_newest_revision(conn):
 
 
 def test_schema_versions_lists_every_applied_step_newest_first(conn):
-    from db.schema import schema_versions
+    from db.ops.schema import schema_versions
 
     history = schema_versions(conn)
     assert list(history.version) == list(reversed(REVISIONS))

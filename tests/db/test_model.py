@@ -5,18 +5,28 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from db import access, documents, partitions, projects, staging, storage, tags, users
-from db._sql import domain_errors
-from db.engine import set_actor
-from db.errors import Conflict, DuplicateContent, InvalidInput, NotFound, PermissionDenied
-from db.types import NewStagedFile
-from tests.conftest import acting, count, make_checksum, make_project, make_staged, make_user, plan_indexes
+from db.core.engine import set_actor
+from db.core.errors import Conflict, DuplicateContent, InvalidInput, NotFound, PermissionDenied
+from db.core.sql import domain_errors
+from db.core.types import NewStagedFile
+from db.domain import access, documents, partitions, projects, staging, tags, users
+from db.files import storage
+from tests.conftest import (
+    acting,
+    approve_staged,
+    count,
+    make_checksum,
+    make_project,
+    make_staged,
+    make_user,
+    plan_indexes,
+)
 
 
 def _approved_document(conn, project, reviewer, uploader):
     staged = make_staged(conn, project=project, uploader=uploader)
     with acting(conn, reviewer):
-        return staging.approve(conn, ingest_id=staged.id)
+        return approve_staged(conn, ingest_id=staged.id)
 
 
 # --- constraints: each refuses a bad row with a domain error a person can act on -------------
@@ -164,7 +174,7 @@ def test_viewer_cannot_upload_or_review(conn):
         make_staged(conn, project=project, uploader=viewer)
     staged = make_staged(conn, project=project, uploader=owner)
     with acting(conn, viewer), pytest.raises(PermissionDenied):
-        staging.approve(conn, ingest_id=staged.id)
+        approve_staged(conn, ingest_id=staged.id)
 
 
 def test_a_soft_deleted_project_takes_no_writes_until_restored(conn):
@@ -176,7 +186,7 @@ def test_a_soft_deleted_project_takes_no_writes_until_restored(conn):
     with acting(conn, owner):
         projects.soft_delete_project(conn, project_id=project.id)
     with acting(conn, owner), pytest.raises(NotFound):  # its staged files are out of every view
-        staging.approve(conn, ingest_id=staged.id)
+        approve_staged(conn, ingest_id=staged.id)
     with pytest.raises(PermissionDenied):
         make_staged(conn, project=project, uploader=owner)
     with acting(conn, owner), pytest.raises(PermissionDenied):
@@ -186,7 +196,7 @@ def test_a_soft_deleted_project_takes_no_writes_until_restored(conn):
     )
     with acting(conn, owner):
         projects.restore_project(conn, project_id=project.id)
-        assert staging.approve(conn, ingest_id=staged.id).project_id == project.id
+        assert approve_staged(conn, ingest_id=staged.id).project_id == project.id
 
 
 def test_non_member_sees_nothing_of_a_project(conn):
@@ -254,7 +264,7 @@ def test_every_kind_of_write_is_audited_with_its_actor(conn, kind):
             documents.soft_delete_document(conn, document_id=doc.id)
             table = "documents"
         elif kind == "session":
-            from db import sessions
+            from db.domain import sessions
 
             sessions.create_session(conn, user_id=admin.id, user_agent="pytest", ip_address="127.0.0.1")
             table = "sessions"
@@ -642,12 +652,12 @@ def test_approving_many_files_promotes_each_pending_one_and_refuses_the_rest_alo
     first, second, done, clash = (make_staged(conn, project=project, uploader=owner) for _ in range(4))
     elsewhere = make_staged(conn, project=hidden, uploader=owner)
     with acting(conn, reviewer):
-        staging.approve(conn, ingest_id=done.id)
+        approve_staged(conn, ingest_id=done.id)
     with acting(conn, admin):  # the same content arrives as a document by another path meanwhile
         documents.import_document(
             conn, project_id=project.id, name="imported.pdf", checksum=clash.checksum,
             size_bytes=clash.size_bytes, mime_type="application/pdf", storage_code="local",
-            object_key=clash.s3_key, uploaded_at=datetime.now(UTC), uploaded_by=None,
+            object_key=clash.object_key, uploaded_at=datetime.now(UTC), uploaded_by=None,
         )  # fmt: skip
     ids = [first.id, done.id, clash.id, elsewhere.id, 2**70, second.id]
     with acting(conn, reviewer):
@@ -657,7 +667,7 @@ def test_approving_many_files_promotes_each_pending_one_and_refuses_the_rest_alo
     kinds = [type(r).__name__ for r in results]
     assert kinds == ["Document", "Conflict", "DuplicateContent", "NotFound", "NotFound", "Document"]
     assert "already handled by someone else (approved)" in str(results[1])
-    assert results[0].image_url == "p/1.png" and results[5].image_url is None
+    assert results[0].preview_key == "p/1.png" and results[5].preview_key is None
     assert [results[i].name for i in (0, 5)] == [first.original_name, second.original_name]
     rows = conn.execute(
         text("select id, status, document_id from staging.documents_ingest where id = any(:ids) order by id"),
@@ -675,7 +685,7 @@ def test_staging_and_documents_refuse_duplicates_within_a_project(conn):
     with pytest.raises(DuplicateContent, match="waiting for review"):
         make_staged(conn, project=project, uploader=owner, checksum=staged.checksum)
     with acting(conn, owner):
-        staging.approve(conn, ingest_id=staged.id)
+        approve_staged(conn, ingest_id=staged.id)
     with pytest.raises(DuplicateContent, match="already a document"):
         make_staged(conn, project=project, uploader=owner, checksum=staged.checksum)
     other = make_project(conn, owner=owner)

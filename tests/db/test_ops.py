@@ -8,11 +8,12 @@ import time
 import pandas as pd
 import psycopg
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from db import migrate, ops
-from db.engine import sqlalchemy_url
-from db.errors import PermissionDenied
+from db.core import migrate
+from db.core.engine import make_engine, sqlalchemy_url
+from db.core.errors import PermissionDenied
+from db.ops import activity, common, explain, health, schema, stats, tuning
 from tests.conftest import acting, count, create_database, make_project, make_user
 
 
@@ -27,7 +28,7 @@ def _check(checks, name):
 
 def test_only_ops_and_admins_read_statistics(conn):
     with acting(conn, make_user(conn)), pytest.raises(PermissionDenied):
-        ops.index_stats(conn)
+        stats.index_stats(conn)
 
 
 def test_an_unused_index_is_reported_with_its_drop_statement(conn, ops_user):
@@ -35,14 +36,14 @@ def test_an_unused_index_is_reported_with_its_drop_statement(conn, ops_user):
         conn.exec_driver_sql("create table public.ops_probe (id int primary key, a int, b int)")
         conn.exec_driver_sql("create index ops_probe_a_idx on public.ops_probe (a)")
     with acting(conn, ops_user):
-        indexes = ops.index_stats(conn)
+        indexes = stats.index_stats(conn)
     row = indexes[indexes.index_name == "ops_probe_a_idx"].iloc[0]
     assert row.unused and row.scans == 0
     assert row.drop_statement == 'drop index concurrently "public"."ops_probe_a_idx";'
     pkey = indexes[indexes.index_name == "ops_probe_pkey"].iloc[0]
     assert not pkey.unused, "an index that enforces a constraint is never called unused"
     named = set(indexes[indexes.named_in_seed].index_name)
-    assert named == set(ops.NAMED_INDEXES)
+    assert named == set(stats.NAMED_INDEXES)
 
 
 def test_a_duplicate_index_is_reported_as_covered_by_the_wider_one(conn, ops_user):
@@ -52,8 +53,8 @@ def test_a_duplicate_index_is_reported_as_covered_by_the_wider_one(conn, ops_use
         conn.exec_driver_sql("create index ops_dup_ab on public.ops_dup (a, b)")
         conn.exec_driver_sql("create index ops_dup_b on public.ops_dup (b)")
     with acting(conn, ops_user):
-        indexes = ops.index_stats(conn).set_index("index_name")
-        checks = ops.health_checks(conn)
+        indexes = stats.index_stats(conn).set_index("index_name")
+        checks = health.health_checks(conn)
     assert indexes.loc["ops_dup_a", "covered_by"] == "ops_dup_ab"
     assert pd.isna(indexes.loc["ops_dup_ab", "covered_by"])
     assert pd.isna(indexes.loc["ops_dup_b", "covered_by"])
@@ -63,7 +64,7 @@ def test_a_duplicate_index_is_reported_as_covered_by_the_wider_one(conn, ops_use
 
 def test_a_row_in_a_default_partition_and_a_missing_partition_are_flagged(conn, ops_user):
     with acting(conn, ops_user):
-        checks = ops.health_checks(conn)
+        checks = health.health_checks(conn)
     assert _check(checks, "Rows in DEFAULT partitions").status == "ok"
     assert _check(checks, "Upcoming partitions").status == "ok"
     with acting(conn, None):
@@ -77,7 +78,7 @@ def test_a_row_in_a_default_partition_and_a_missing_partition_are_flagged(conn, 
         ).scalar_one()
         conn.exec_driver_sql(f"alter table audit.audit_log detach partition {upcoming}")
     with acting(conn, ops_user):
-        checks = ops.health_checks(conn)
+        checks = health.health_checks(conn)
     stray = _check(checks, "Rows in DEFAULT partitions")
     assert stray.status == "warning" and "audit.audit_log: 1" in stray.value
     missing = _check(checks, "Upcoming partitions")
@@ -86,8 +87,8 @@ def test_a_row_in_a_default_partition_and_a_missing_partition_are_flagged(conn, 
 
 def test_tables_roll_partitions_up_into_their_parent(conn, ops_user):
     with acting(conn, ops_user):
-        tables = ops.table_stats(conn)
-    top = ops.rolled_up(tables)
+        tables = stats.table_stats(conn)
+    top = stats.rolled_up(tables)
     documents = top[(top.schema_name == "documents") & (top.table_name == "documents")].iloc[0]
     parts = tables[(tables.schema_name == "documents") & (tables.partition_of == "documents")]
     assert documents.partitions == len(parts) > 4
@@ -97,19 +98,19 @@ def test_tables_roll_partitions_up_into_their_parent(conn, ops_user):
 
 
 def test_a_long_running_query_from_another_connection_is_reported(server_url, conn, ops_user, monkeypatch):
-    monkeypatch.setattr(ops, "LONG_QUERY_SECONDS", 1)
+    monkeypatch.setattr(health, "LONG_QUERY_SECONDS", 1)
     url = create_database(server_url, "prosync_ops_long")
     migrate.upgrade(url=url)
-    engine = create_engine(sqlalchemy_url(url))
+    engine = make_engine(sqlalchemy_url(url))
     sleeper = threading.Thread(
         target=lambda: engine.connect().execute(text("select pg_sleep(4)")), daemon=True
     )
     sleeper.start()
     time.sleep(2)
-    from db.engine import system_transaction
+    from db.core.engine import system_transaction
 
     with system_transaction(engine=engine) as other:
-        checks = ops.health_checks(other)
+        checks = health.health_checks(other)
     sleeper.join(10)
     engine.dispose()
     long_running = _check(checks, "Long-running queries")
@@ -118,48 +119,48 @@ def test_a_long_running_query_from_another_connection_is_reported(server_url, co
 
 def test_queries_come_from_pg_stat_statements_or_say_why_not(conn, ops_user):
     with acting(conn, ops_user):
-        stats = ops.top_queries(conn, order_by="calls", limit=10)
-    assert stats.available, stats.message
-    assert len(stats.frame) > 0 and list(stats.frame.calls) == sorted(stats.frame.calls, reverse=True)
+        queries = stats.top_queries(conn, order_by="calls", limit=10)
+    assert queries.available, queries.message
+    assert len(queries.frame) > 0 and list(queries.frame.calls) == sorted(queries.frame.calls, reverse=True)
     with acting(conn, None):
         conn.exec_driver_sql("drop extension pg_stat_statements")
     with acting(conn, ops_user):
-        missing = ops.top_queries(conn)
+        missing = stats.top_queries(conn)
     assert not missing.available and "create extension pg_stat_statements" in missing.message
 
 
 def test_a_statistics_query_blocked_by_a_lock_times_out_with_a_message(
     database_url, ops_user, conn, monkeypatch
 ):
-    monkeypatch.setattr(ops, "LOCK_TIMEOUT_MS", 300)
+    monkeypatch.setattr(common, "LOCK_TIMEOUT_MS", 300)
     with acting(conn, None):
         conn.exec_driver_sql("lock table projects.projects in access exclusive mode")
-        with pytest.raises(ops.OpsTimeout, match="holds a lock"):
+        with pytest.raises(common.OpsTimeout, match="holds a lock"):
             _other_connection_reads(database_url, ops_user)
 
 
 def _other_connection_reads(database_url, ops_user):
-    from db.engine import system_transaction
+    from db.core.engine import system_transaction
 
-    engine = create_engine(sqlalchemy_url(database_url))
+    engine = make_engine(sqlalchemy_url(database_url))
     try:
         with system_transaction(engine=engine) as other:  # the user above is not committed
-            ops.table_stats(other)
+            stats.table_stats(other)
     finally:
         engine.dispose()
 
 
 def test_queries_say_plainly_when_pg_stat_statements_is_not_loaded(plain_server_url):
-    from db.engine import system_transaction
+    from db.core.engine import system_transaction
 
-    engine = create_engine(sqlalchemy_url(plain_server_url))
+    engine = make_engine(sqlalchemy_url(plain_server_url))
     try:
         with system_transaction(engine=engine) as other:
-            stats = ops.top_queries(other)
+            queries = stats.top_queries(other)
     finally:
         engine.dispose()
-    assert not stats.available and stats.frame.empty
-    assert "not loaded" in stats.message and "shared_preload_libraries" in stats.message
+    assert not queries.available and queries.frame.empty
+    assert "not loaded" in queries.message and "shared_preload_libraries" in queries.message
 
 
 # Explain
@@ -172,8 +173,8 @@ def test_explain_runs_each_screen_query_as_a_member_and_reads_its_plan(conn, ops
     # Tables this small are cheaper to scan whole; make the planner show the indexes it would use.
     conn.exec_driver_sql("set local enable_seqscan = off")
     with acting(conn, ops_user):
-        sample = ops.explain_sample(conn, project_id=project.id)
-        explained = ops.explain_screens(conn, sample)
+        sample = explain.explain_sample(conn, project_id=project.id)
+        explained = explain.explain_screens(conn, sample)
         after = conn.execute(text("select current_setting('prosync.actor_id')")).scalar_one()
     assert (sample.project_id, sample.user_id, sample.login) == (project.id, owner.id, owner.login)
     assert {e.screen for e in explained} == {
@@ -205,7 +206,7 @@ def test_explain_is_for_ops_only(conn):
     owner = make_user(conn)
     project = make_project(conn, owner=owner)
     with acting(conn, owner), pytest.raises(PermissionDenied):
-        ops.explain_sample(conn, project_id=project.id)
+        explain.explain_sample(conn, project_id=project.id)
 
 
 # Activity
@@ -220,8 +221,8 @@ def test_activity_shows_a_query_waiting_on_a_lock_and_who_holds_it(database_url,
     try:
         for _ in range(50):
             with acting(conn, ops_user):
-                activity = ops.activity(conn)
-            waiting = activity[activity.wait_event_type == "Lock"]
+                seen = activity.activity(conn)
+            waiting = seen[seen.wait_event_type == "Lock"]
             if len(waiting):
                 break
             time.sleep(0.1)
@@ -232,7 +233,7 @@ def test_activity_shows_a_query_waiting_on_a_lock_and_who_holds_it(database_url,
     assert len(waiting) == 1
     assert waiting.iloc[0].blocked_by == str(holder_pid)
     assert "tag_reference" in waiting.iloc[0].query
-    assert activity.is_this_screen.sum() == 1
+    assert seen.is_this_screen.sum() == 1
 
 
 def _read_tags(database_url):
@@ -244,7 +245,7 @@ def test_sessions_are_counted_as_active_expired_and_revoked_by_browser(conn, ops
     firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"
     chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/142.0 Safari/537.36"
     with acting(conn, ops_user):
-        before = ops.session_summary(conn, idle_minutes=60).counts
+        before = activity.session_summary(conn, idle_minutes=60).counts
     user = make_user(conn)
     sessions = [
         ("now() - interval '1 hour'", "now() + interval '1 day'", "now()", None, firefox),  # active
@@ -268,7 +269,7 @@ def test_sessions_are_counted_as_active_expired_and_revoked_by_browser(conn, ops
             {"u": user.id, "h": hashlib.sha256(os.urandom(16)).digest(), "r": reason, "a": agent},
         )
     with acting(conn, ops_user):
-        summary = ops.session_summary(conn, idle_minutes=60)
+        summary = activity.session_summary(conn, idle_minutes=60)
     assert summary.counts["active"] == before["active"] + 1
     assert summary.counts["expired"] == before["expired"] + 2, "past its lifetime, or idle too long"
     assert summary.counts["revoked"] == before["revoked"] + 1
@@ -280,14 +281,14 @@ def test_sessions_are_counted_as_active_expired_and_revoked_by_browser(conn, ops
 
 
 def test_user_agents_read_as_browser_and_system():
-    assert ops.agent_family(None) == "unknown"
-    assert ops.agent_family("curl/8.5.0") == "curl"
+    assert activity.agent_family(None) == "unknown"
+    assert activity.agent_family("curl/8.5.0") == "curl"
     edge = "Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 Chrome/142.0 Safari/537.36 Edg/142.0"
-    assert ops.agent_family(edge) == "Edge on Windows"
+    assert activity.agent_family(edge) == "Edge on Windows"
     safari = (
         "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605 Version/18.0 Safari/604.1"
     )
-    assert ops.agent_family(safari) == "Safari on iOS"
+    assert activity.agent_family(safari) == "Safari on iOS"
 
 
 # Settings and maintenance
@@ -296,8 +297,8 @@ def test_user_agents_read_as_browser_and_system():
 def test_settings_that_matter_show_the_server_value_and_whether_it_was_changed(conn, ops_user):
     conn.exec_driver_sql("set local work_mem = '7MB'")  # a session's own setting is not the server's
     with acting(conn, ops_user):
-        settings = ops.server_settings(conn).set_index("name")
-    assert set(ops.SETTINGS_THAT_MATTER) <= set(settings.index)
+        settings = tuning.server_settings(conn).set_index("name")
+    assert set(tuning.SETTINGS_THAT_MATTER) <= set(settings.index)
     assert {"autovacuum_naptime", "autovacuum_vacuum_scale_factor"} <= set(settings.index)
     naptime_unit = conn.execute(
         text("select unit from pg_settings where name = 'autovacuum_naptime'")
@@ -313,18 +314,18 @@ def test_settings_that_matter_show_the_server_value_and_whether_it_was_changed(c
 
 
 def test_raw_setting_numbers_read_in_their_largest_unit():
-    assert ops._with_unit("16384", "8kB") == "128MB"
-    assert ops._with_unit("524288", "8kB") == "4GB"
-    assert ops._with_unit("300", "s") == "5min"
-    assert ops._with_unit("2000", "ms") == "2s"
-    assert ops._with_unit("1500", "ms") == "1500ms"
-    assert ops._with_unit("0", "ms") == "0", "as SHOW prints it"
-    assert ops._with_unit("-1", "kB") == "-1" and ops._with_unit("on", None) == "on"
+    assert tuning._with_unit("16384", "8kB") == "128MB"
+    assert tuning._with_unit("524288", "8kB") == "4GB"
+    assert tuning._with_unit("300", "s") == "5min"
+    assert tuning._with_unit("2000", "ms") == "2s"
+    assert tuning._with_unit("1500", "ms") == "1500ms"
+    assert tuning._with_unit("0", "ms") == "0", "as SHOW prints it"
+    assert tuning._with_unit("-1", "kB") == "-1" and tuning._with_unit("on", None) == "on"
 
 
 def test_writer_stats_follow_the_server_version_and_count_a_checkpoint(server_url, conn, ops_user):
     with acting(conn, ops_user):
-        before = ops.writer_stats(conn)
+        before = tuning.writer_stats(conn)
     version = conn.execute(text("select current_setting('server_version_num')::int")).scalar_one()
     expected = "pg_stat_checkpointer, pg_stat_bgwriter" if version >= 170000 else "pg_stat_bgwriter"
     assert before.source == expected
@@ -333,7 +334,7 @@ def test_writer_stats_follow_the_server_version_and_count_a_checkpoint(server_ur
         other.execute("checkpoint")
     for _ in range(50):
         with acting(conn, ops_user):
-            after = ops.writer_stats(conn)
+            after = tuning.writer_stats(conn)
         if after.figures["checkpoints_requested"] > before.figures["checkpoints_requested"]:
             break
         time.sleep(0.1)
@@ -347,9 +348,9 @@ def scratch_url(server_url):
 
 
 def _as_system(url, function):
-    from db.engine import system_transaction
+    from db.core.engine import system_transaction
 
-    engine = create_engine(sqlalchemy_url(url))
+    engine = make_engine(sqlalchemy_url(url))
     try:
         with system_transaction(engine=engine) as other:
             return function(other)
@@ -366,7 +367,7 @@ def test_an_index_build_waiting_for_writers_shows_in_maintenance_progress(scratc
     builder.start()
     try:
         for _ in range(50):
-            progress = _as_system(scratch_url, ops.maintenance_progress)
+            progress = _as_system(scratch_url, tuning.maintenance_progress)
             if len(progress):
                 break
             time.sleep(0.1)
@@ -377,7 +378,7 @@ def test_an_index_build_waiting_for_writers_shows_in_maintenance_progress(scratc
     row = progress.iloc[0]
     assert (row.operation, row.relation) == ("create index", "build_probe")
     assert row.phase.startswith("waiting for writers") and not row.automatic
-    assert _as_system(scratch_url, ops.maintenance_progress).empty, "nothing runs once the build ended"
+    assert _as_system(scratch_url, tuning.maintenance_progress).empty, "nothing runs once the build ended"
 
 
 def _build_index(url):
@@ -396,7 +397,7 @@ def test_the_vacuum_queue_uses_the_table_own_thresholds(scratch_url):
         )
         setup.execute("select pg_stat_force_next_flush()")
     for _ in range(50):
-        queue = _as_system(scratch_url, ops.vacuum_queue).set_index("table_name")
+        queue = _as_system(scratch_url, tuning.vacuum_queue).set_index("table_name")
         if "vacuum_probe" in queue.index and queue.loc["vacuum_probe", "dead_rows"] == 60:
             break
         time.sleep(0.1)
@@ -411,7 +412,7 @@ def test_the_vacuum_queue_uses_the_table_own_thresholds(scratch_url):
 
 def test_schema_state_names_the_revision_and_every_step(conn, ops_user):
     with acting(conn, ops_user):
-        state = ops.schema_state(conn)
+        state = schema.schema_state(conn)
     assert state.current == state.head == migrate.head_revision()
     upgrades = state.history[state.history.direction == "upgrade"]
     assert state.head in set(upgrades.version)
@@ -430,11 +431,11 @@ def test_roles_memberships_constraints_and_views_come_from_the_catalog(conn, ops
             " create materialized view public.ops_matview as select count(*) from public.ops_child"
         )
     with acting(conn, ops_user):
-        roles = ops.database_roles(conn).set_index("role")
-        members = ops.role_memberships(conn)
-        found = ops.constraints(conn)
-        defined = ops.views(conn).set_index("view_name")
-        graph = ops.schema_graph(conn)
+        roles = schema.database_roles(conn).set_index("role")
+        members = schema.role_memberships(conn)
+        found = schema.constraints(conn)
+        defined = schema.views(conn).set_index("view_name")
+        graph = schema.schema_graph(conn)
     assert roles.loc["ops_probe_member", "can_login"] and roles.loc["ops_probe_member", "member_of"] == (
         "ops_probe_group"
     )
@@ -464,7 +465,7 @@ def test_the_er_diagram_draws_tables_keys_and_arrows(conn, ops_user):
     from dashboard.er_diagram import to_dot, to_mermaid
 
     with acting(conn, ops_user):
-        graph = ops.schema_graph(conn)
+        graph = schema.schema_graph(conn)
     dot = to_dot(graph, schemas=["projects", "users"])
     assert dot.startswith("digraph") and 'subgraph "cluster_projects"' in dot
     assert '"projects.projects":c_owner_id -> "users.users":c_id' in dot

@@ -1,8 +1,8 @@
 """No upload can crash the server: previews are rendered in worker processes with limits
-(db/preview_worker.py), and decompression bombs are refused at upload.
+(db/files/preview_worker.py), and decompression bombs are refused at upload.
 
 Found: rendering PDF previews from several threads at once killed the server process (pdfium is
-not thread-safe, and db/previews.py called it from Streamlit's script threads); a 100-megapixel PNG
+not thread-safe, and db/files/previews.py called it from Streamlit's script threads); a 100-megapixel PNG
 passed the checks and its preview decoded the whole image in the server's memory.
 
 A database of its own with committed rows: approvals run at once from eight threads, each in its
@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from sqlalchemy import create_engine
 
-from db import access, filetypes, ingest, migrate, previews, projects, storage, users
-from db.engine import sqlalchemy_url, system_transaction, transaction
-from db.errors import InvalidInput
+from db.core import migrate
+from db.core.engine import make_engine, sqlalchemy_url, system_transaction, transaction
+from db.core.errors import InvalidInput
+from db.domain import access, projects, users
+from db.files import filetypes, ingest, previews, storage
 from tests.conftest import _refresh_settings, create_database
 
 WORKERS = Path(__file__).resolve().parent / "preview_workers"
@@ -46,7 +47,7 @@ def _png(width: int, height: int, mode: str = "L") -> bytes:
 def team(server_url, tmp_path_factory):
     url = create_database(server_url, "prosync_previews")
     migrate.upgrade(url=url)
-    engine = create_engine(sqlalchemy_url(url), pool_size=10)
+    engine = make_engine(sqlalchemy_url(url), pool_size=10)
     folder = tmp_path_factory.mktemp("preview-objects")
     saved = {k: os.environ.get(k) for k in ("PROSYNC_STORAGE_DIR", "PROSYNC_STORAGE")}
     os.environ.update({"PROSYNC_STORAGE_DIR": str(folder), "PROSYNC_STORAGE": "local"})
@@ -123,7 +124,7 @@ def test_a_file_that_crashes_or_hangs_the_renderer_fails_only_its_own_preview(
     outcome = ingest.approve_file(_unit(engine, reviewer), ingest_id=file.id)
     assert outcome.status == "approved" and outcome.document is not None
     assert outcome.message.startswith("approved; no preview: ") and reason in outcome.message
-    assert outcome.document.image_url is None
+    assert outcome.document.preview_key is None
 
 
 def test_a_damaged_pdf_is_approved_without_a_preview_and_says_why(team):
@@ -141,8 +142,8 @@ def test_a_100_megapixel_image_is_previewed_within_the_workers_memory_or_not_at_
     key = storage.object_key(checksum)
     (folder / key).parent.mkdir(parents=True, exist_ok=True)
     (folder / key).write_bytes(data)
-    from db import staging
-    from db.types import NewStagedFile
+    from db.core.types import NewStagedFile
+    from db.domain import staging
 
     with transaction(actor_id=owner.id, engine=engine) as conn:
         [staged] = staging.enqueue_many(

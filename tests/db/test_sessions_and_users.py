@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from db import sessions, users
-from db.errors import AuthenticationFailed, Conflict, InvalidInput, PermissionDenied
+from db.core.errors import AuthenticationFailed, Conflict, InvalidInput, PermissionDenied
+from db.domain import sessions, users
 from tests.conftest import TEST_PASSWORD, acting, count, make_user
 
 

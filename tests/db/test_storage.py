@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from db import storage
-from db.errors import NotFound, StorageUnavailable
+from db.core.errors import NotFound, StorageUnavailable
+from db.files import storage
 
 
 class OneWayStream(io.RawIOBase):
@@ -81,7 +81,7 @@ def test_a_large_file_streams_in_bounded_reads(store):
 
 @pytest.fixture
 def s3_store(moto_s3):
-    from db.settings import load
+    from db.core.settings import load
     from tests.conftest import s3_environment
 
     moto_s3.start()
@@ -128,7 +128,7 @@ def test_keys_cannot_escape_the_local_folder(tmp_path):
 
 
 def test_a_stopped_s3_endpoint_gives_a_clear_message(moto_s3, monkeypatch):
-    from db.settings import load
+    from db.core.settings import load
     from tests.conftest import s3_environment
 
     s3 = storage.S3Storage(load(s3_environment(moto_s3, "stopped")))

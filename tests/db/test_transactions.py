@@ -1,11 +1,12 @@
 """transaction(): one unit of work, committed whole or not at all; errors at commit are domain errors."""
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from db import access, migrate, projects, users
-from db.engine import sqlalchemy_url, system_transaction, transaction
-from db.errors import Conflict, InvalidInput
+from db.core import migrate
+from db.core.engine import make_engine, sqlalchemy_url, system_transaction, transaction
+from db.core.errors import Conflict, InvalidInput
+from db.domain import access, projects, users
 from tests.conftest import create_database
 
 
@@ -13,7 +14,7 @@ from tests.conftest import create_database
 def engine(server_url):
     url = create_database(server_url, "prosync_transactions")
     migrate.upgrade(url=url)
-    engine = create_engine(sqlalchemy_url(url))
+    engine = make_engine(sqlalchemy_url(url))
     yield engine
     engine.dispose()
 

@@ -7,8 +7,8 @@ import psycopg
 import pytest
 from playwright.sync_api import sync_playwright
 
-from dashboard.render_bench import CHROMIUM, CHROMIUM_ARGS, start_server
-from db.demo import DEMO_PASSWORD
+from db.tools.bench.render import CHROMIUM, CHROMIUM_ARGS, start_server
+from db.tools.demo import DEMO_PASSWORD
 from tests.conftest import DEMO_STORAGE
 
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
@@ -329,7 +329,7 @@ def test_contributor_uploads_a_reviewer_decides_and_the_trail_shows_it(ingest_se
     _no_exception(page)
 
     with psycopg.connect(database) as conn:
-        document, image_url = conn.execute(
+        document, preview_key = conn.execute(
             "select id, image_url from documents.documents where name = %s", [f"journey-brief-{kind}.pdf"]
         ).fetchone()
         statuses = dict(
@@ -353,7 +353,7 @@ def test_contributor_uploads_a_reviewer_decides_and_the_trail_shows_it(ingest_se
             [project],
         ).fetchall()
     assert statuses == {f"journey-brief-{kind}.pdf": "approved", f"journey-photo-{kind}.png": "rejected"}
-    assert storage_codes == {kind} and image_url.startswith("previews/")
+    assert storage_codes == {kind} and preview_key.startswith("previews/")
     assert ("insert", "documents_ingest", "contributor@example.com") in trail  # the upload
     assert ("insert", "documents", "reviewer@example.com") in trail  # the promotion
     assert [t for t in trail if t[0] == "update" and t[2] == "reviewer@example.com"], "the decisions"
@@ -385,13 +385,13 @@ def test_contributor_uploads_a_reviewer_decides_and_the_trail_shows_it(ingest_se
 
 
 def _pdf_bytes(title: str) -> bytes:
-    from db.demo import pdf_bytes
+    from db.tools.demo import pdf_bytes
 
     return pdf_bytes(title)
 
 
 def _png_bytes(kind: str) -> bytes:
-    from db.demo import png_bytes
+    from db.tools.demo import png_bytes
 
     return png_bytes(64, 48, (20, 120, len(kind) * 40))
 

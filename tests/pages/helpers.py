@@ -8,9 +8,9 @@ from pathlib import Path
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
-from db import users
-from db.engine import system_transaction
-from db.types import Project, User
+from db.core.engine import system_transaction
+from db.core.types import Project, User
+from db.domain import users
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,8 +69,9 @@ def plant_hostile_values(*, password: str, members: tuple[str, ...] = ()) -> Hos
     from functools import partial
     from io import BytesIO
 
-    from db import access, documents, ingest, projects, sessions, tags
-    from db.engine import transaction
+    from db.core.engine import transaction
+    from db.domain import access, documents, projects, sessions, tags
+    from db.files import ingest
 
     suffix = secrets.token_hex(3)
     rich = f"{MARKER} {RICH}"

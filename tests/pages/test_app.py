@@ -10,8 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.ui import md
-from db import users
-from db.engine import system_transaction
+from db.core.engine import system_transaction
+from db.domain import users
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")

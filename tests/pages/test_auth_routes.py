@@ -20,10 +20,10 @@ from dashboard.auth_routes import (
     SecurityHeaders,
     SignInRedirect,
 )
-from db import sessions
-from db.demo import DEMO_PASSWORD
-from db.engine import transaction
-from db.errors import AuthenticationFailed
+from db.core.engine import transaction
+from db.core.errors import AuthenticationFailed
+from db.domain import sessions
+from db.tools.demo import DEMO_PASSWORD
 from tests.pages.helpers import scalar
 
 
@@ -50,7 +50,7 @@ def _forget_attempts() -> None:
     """Sign-in attempts are counted per database: the next test starts with none."""
     from sqlalchemy import text
 
-    from db.engine import system_transaction
+    from db.core.engine import system_transaction
 
     with system_transaction() as conn:
         conn.execute(text("delete from auth.sign_in_attempts"))
@@ -239,7 +239,7 @@ def test_the_csrf_token_must_be_one_the_server_made(client):
         headers={"origin": "http://testserver"},
     )
     assert forged.status_code == 403 and SESSION_COOKIE not in client.cookies
-    from db import keys
+    from db.core import keys
 
     stale = keys.sign("csrf", "1000000000:old:")  # signed, but from 2001
     client.cookies.set(CSRF_COOKIE, stale, path="/auth/sign-in")
@@ -252,7 +252,7 @@ def test_the_csrf_token_must_be_one_the_server_made(client):
 
 
 def test_cookies_are_secure_behind_an_https_proxy(demo_env, monkeypatch):
-    from db.settings import get_settings
+    from db.core.settings import get_settings
 
     for env in (
         {"PROSYNC_PUBLIC_URL": "https://prosync.example.com"},
@@ -305,7 +305,7 @@ def test_too_many_attempts_are_answered_429_with_retry_after(client):
 def _downloads(doc_kind: str, item: int) -> list:
     from sqlalchemy import text
 
-    from db.engine import system_transaction
+    from db.core.engine import system_transaction
 
     with system_transaction() as conn:
         return conn.execute(

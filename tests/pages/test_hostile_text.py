@@ -13,9 +13,9 @@ import pytest
 from streamlit.testing.v1.element_tree import AlertBase, HeadingBase, Image, Markdown, Toast
 
 from dashboard.ui import chart_text, csv_bytes, md
-from db import users
-from db.demo import DEMO_PASSWORD
-from db.engine import system_transaction
+from db.core.engine import system_transaction
+from db.domain import users
+from db.tools.demo import DEMO_PASSWORD
 from tests.pages.helpers import MARKER, RICH, RICH_FILE, by_label, plant_hostile_values, run_page, scalar
 
 # What would be Markdown, a directive, LaTeX or HTML if a backslash did not stand before it.

@@ -1,7 +1,7 @@
 """Upload and Review screens in AppTest: each file's result line, decisions checked in the database."""
 
 from dashboard.ui import md
-from db.demo import pdf_bytes, png_bytes
+from db.tools.demo import pdf_bytes, png_bytes
 from tests.pages.helpers import by_label, run_page, scalar
 
 

@@ -3,7 +3,7 @@
 from sqlalchemy import text
 
 from dashboard.ui import md
-from db.engine import system_transaction
+from db.core.engine import system_transaction
 from tests.pages.helpers import by_label, run_page, scalar
 
 
@@ -116,7 +116,7 @@ def test_the_background_recount_keeps_the_totals_fresh_until_stopped(demo_rw_env
     import time
 
     from dashboard.ui import refresh_totals_forever
-    from db.engine import get_engine
+    from db.core.engine import get_engine
 
     with system_transaction() as conn:
         conn.execute(text("refresh materialized view projects.project_totals"))
@@ -136,8 +136,8 @@ def test_the_background_recount_keeps_the_totals_fresh_until_stopped(demo_rw_env
 def test_the_recount_is_skipped_until_something_the_totals_count_is_written(demo_rw_env):
     import time
 
-    from db import projects
-    from db.engine import transaction
+    from db.core.engine import transaction
+    from db.domain import projects
 
     def recount(since):
         with system_transaction() as conn:

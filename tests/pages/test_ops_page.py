@@ -3,8 +3,10 @@
 import pytest
 
 from dashboard.ui import md
-from db import migrate, ops, users
-from db.engine import system_transaction
+from db.core import migrate
+from db.core.engine import system_transaction
+from db.domain import users
+from db.ops import explain
 from tests.conftest import TEST_PASSWORD, _settings_pointing_at, create_database
 from tests.pages.helpers import run_page
 
@@ -52,7 +54,7 @@ def test_explain_tab_shows_the_plan_of_each_screen_query(demo_env):
     assert "documents.documents" in documents.partitions_read
     assert any(c.language == "text" and "Limit" in c.value for c in at.code), "plans are shown"
     with system_transaction() as conn:
-        sample = ops.explain_sample(conn)
+        sample = explain.explain_sample(conn)
     caption = at.caption[0].value
     assert f"as **{md(sample.login)}**" in caption and md(sample.project_name) in caption
 
@@ -60,15 +62,15 @@ def test_explain_tab_shows_the_plan_of_each_screen_query(demo_env):
 def test_explain_tab_records_the_look_before_it_shows_the_project(demo_env, monkeypatch):
     """Found: the tab showed the busiest project's name and its top member before it recorded the
     ops user's look past membership; when the record cannot be written, nothing of it is shown."""
-    from db.errors import PermissionDenied
+    from db.core.errors import PermissionDenied
 
     def refuse(conn, sample):
         raise PermissionDenied("The audit log refused the record.")
 
-    monkeypatch.setattr(ops, "record_explain", refuse)
+    monkeypatch.setattr(explain, "record_explain", refuse)
     at = run_page("ops", "ops@example.com", query={"tab": "Explain"})
     with system_transaction() as conn:
-        sample = ops.explain_sample(conn)
+        sample = explain.explain_sample(conn)
     shown = " ".join(e.value for e in [*at.caption, *at.markdown, *at.warning, *at.info])
     assert "refused the record" in shown
     assert md(sample.project_name) not in shown and md(sample.login) not in shown
@@ -132,11 +134,9 @@ def plain_url(plain_server_url):
     """ProSync's schema on a server without pg_stat_statements preloaded, with one ops user."""
     url = create_database(plain_server_url, "prosync")
     migrate.upgrade(url=url)
-    from sqlalchemy import create_engine
+    from db.core.engine import make_engine, sqlalchemy_url
 
-    from db.engine import sqlalchemy_url
-
-    engine = create_engine(sqlalchemy_url(url))
+    engine = make_engine(sqlalchemy_url(url))
     with system_transaction(engine=engine) as conn:
         users.create_user(
             conn, login="ops@example.com", display_name="Ops", password=TEST_PASSWORD, system_roles=("ops",)

@@ -144,8 +144,8 @@ def test_admin_creates_a_user_and_a_weak_password_is_refused(demo_rw_env):
 
 
 def test_admin_deactivates_a_user_which_ends_their_sessions(demo_rw_env):
-    from db import sessions
-    from db.engine import system_transaction
+    from db.core.engine import system_transaction
+    from db.domain import sessions
 
     user_id = scalar("select id from users.users where login = 'sam@example.com'")
     with system_transaction() as conn:
@@ -179,8 +179,8 @@ def test_finding_users_narrows_the_table_and_the_managed_user(demo_env):
 
 
 def _sessions_of(login: str, n: int) -> list:
-    from db import sessions
-    from db.engine import system_transaction
+    from db.core.engine import system_transaction
+    from db.domain import sessions
 
     user_id = scalar("select id from users.users where login = :l", l=login)
     with system_transaction() as conn:

@@ -14,10 +14,10 @@ import pytest
 import uvicorn
 from sqlalchemy import text
 
-from db import sessions, users
-from db.bench import free_port, wait_until_up
-from db.demo import DEMO_PASSWORD
-from db.engine import system_transaction
+from db.core.engine import system_transaction
+from db.domain import sessions, users
+from db.tools.demo import DEMO_PASSWORD
+from db.tools.processes import free_port, wait_until_up
 from tests.pages.helpers import scalar
 from tests.pages.test_auth_routes import _app, _forget_attempts
 

@@ -3,7 +3,7 @@
 import sys
 import time
 
-from db.preview_worker import limit
+from db.files.preview_worker import limit
 
 limit()
 sys.stdin.buffer.read()

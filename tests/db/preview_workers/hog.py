@@ -2,7 +2,7 @@
 
 import sys
 
-from db.preview_worker import limit
+from db.files.preview_worker import limit
 
 limit()
 sys.stdin.buffer.read()

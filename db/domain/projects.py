@@ -1,0 +1,231 @@
+"""Projects: create, update, soft delete, restore, history, and the onboarding summary."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Connection, text
+
+from db.core.engine import current_actor, is_system
+from db.core.errors import InvalidInput, NotFound, PermissionDenied
+from db.core.sql import domain_errors, require_id
+from db.core.types import HistoryEntry, Project
+from db.domain import access
+
+_COLUMNS = "id, name, description, owner_id, created_at, updated_at, deleted_at"
+
+
+def _clean(value: str, what: str) -> str:
+    if not isinstance(value, str) or "\x00" in value:
+        raise InvalidInput(f"The {what} must be text.")
+    return value.strip()
+
+
+def get_project(conn: Connection, *, project_id: int, include_deleted: bool = False) -> Project:
+    """One project the acting user may see."""
+    row = conn.execute(
+        text(f"select {_COLUMNS} from projects.projects where id = :id"),
+        {"id": project_id},
+    ).one_or_none()
+    visible = access.visible_project_ids(conn)
+    if row is None or (visible is not None and project_id not in visible):
+        raise NotFound("There is no such project, or you do not have access to it.")
+    if row.deleted_at is not None and not include_deleted:
+        raise NotFound("This project is deleted; restore it first.")
+    return Project(**row._mapping)
+
+
+def list_projects(conn: Connection, *, include_deleted: bool = False) -> list[Project]:
+    """Projects the acting user may see, by name."""
+    visible = access.visible_project_ids(conn)
+    query = text(
+        f"select {_COLUMNS} from projects.projects"
+        " where (:all or deleted_at is null)"
+        " and (cast(:everything as boolean) or id = any(:ids))"
+        " order by lower(name)"
+    )
+    rows = conn.execute(query, {"all": include_deleted, "everything": visible is None, "ids": visible or []})
+    return [Project(**r._mapping) for r in rows]
+
+
+def create_project(
+    conn: Connection, *, name: str, description: str = "", owner_id: int | None = None
+) -> Project:
+    """Create a project; its owner (the acting user by default) gets the owner role."""
+    actor = current_actor(conn)
+    if actor is None and not is_system(conn):
+        raise PermissionDenied("Sign in first.")
+    owner = owner_id if owner_id is not None else actor
+    if owner is None:
+        raise InvalidInput("A project needs an owner.")
+    if owner != actor:
+        access.require_admin(conn)
+    with domain_errors():
+        project_id = conn.execute(
+            text(
+                "insert into projects.projects (name, description, owner_id)"
+                " values (:name, :description, :owner) returning id"
+            ),
+            {
+                "name": _clean(name, "project name"),
+                "description": _clean(description, "description"),
+                "owner": owner,
+            },
+        ).scalar_one()
+        conn.execute(
+            text("insert into projects.project_access (project_id, user_id, role) values (:p, :u, 'owner')"),
+            {"p": project_id, "u": owner},
+        )
+    return get_project(conn, project_id=project_id)
+
+
+def update_project(
+    conn: Connection, *, project_id: int, name: str | None = None, description: str | None = None
+) -> Project:
+    """Rename a project or change its description."""
+    access.require_permission(conn, project_id=project_id, permission="can_edit_project")
+    with domain_errors():
+        conn.execute(
+            text(
+                "update projects.projects set name = coalesce(:name, name),"
+                " description = coalesce(:description, description)"
+                " where id = :id and deleted_at is null"
+            ),
+            {
+                "id": project_id,
+                "name": None if name is None else _clean(name, "project name"),
+                "description": None if description is None else _clean(description, "description"),
+            },
+        )
+    return get_project(conn, project_id=project_id)
+
+
+def transfer_ownership(conn: Connection, *, project_id: int, new_owner_id: int) -> Project:
+    """Make another member the accountable owner (they get the owner role)."""
+    access.require_permission(conn, project_id=project_id, permission="can_delete_project")
+    require_id(new_owner_id, "user")
+    with domain_errors():
+        conn.execute(
+            text(
+                "insert into projects.project_access (project_id, user_id, role)"
+                " values (:p, :u, 'owner') on conflict (project_id, user_id)"
+                " do update set role = 'owner' where project_access.role <> 'owner'"
+            ),
+            {"p": project_id, "u": new_owner_id},
+        )
+        conn.execute(
+            text("update projects.projects set owner_id = :u where id = :p"),
+            {"p": project_id, "u": new_owner_id},
+        )
+    return get_project(conn, project_id=project_id)
+
+
+def soft_delete_project(conn: Connection, *, project_id: int) -> Project:
+    """Hide a project and everything in it from every view; restore brings it back."""
+    access.require_permission(conn, project_id=project_id, permission="can_delete_project")
+    conn.execute(
+        text(
+            "update projects.projects set deleted_at = now(), deleted_by = :actor"
+            " where id = :id and deleted_at is null"
+        ),
+        {"id": project_id, "actor": current_actor(conn)},
+    )
+    return get_project(conn, project_id=project_id, include_deleted=True)
+
+
+def restore_project(conn: Connection, *, project_id: int) -> Project:
+    """Bring a soft-deleted project back (its owner or an admin)."""
+    require_id(project_id, "project")
+    row = conn.execute(
+        text("select owner_id, deleted_at from projects.projects where id = :id"),
+        {"id": project_id},
+    ).one_or_none()
+    if row is None:
+        raise NotFound("There is no such project, or you do not have access to it.")
+    if row.owner_id != current_actor(conn):
+        access.require_admin(conn)
+    with domain_errors():
+        conn.execute(
+            text(
+                "update projects.projects set deleted_at = null, deleted_by = null"
+                " where id = :id and deleted_at is not null"
+            ),
+            {"id": project_id},
+        )
+    return get_project(conn, project_id=project_id)
+
+
+def project_history(conn: Connection, *, project_id: int, limit: int = 100) -> list[HistoryEntry]:
+    """What changed in a project, newest first."""
+    get_project(conn, project_id=project_id, include_deleted=True)
+    rows = conn.execute(
+        text(
+            "select h.id, h.operation, h.changed_at, h.changed_by, u.login as changed_by_login,"
+            " h.old_values, h.new_values, h.changed_columns"
+            " from projects.project_history h left join users.users u on u.id = h.changed_by"
+            " where h.project_id = :p"
+            " order by h.changed_at desc, h.id desc limit :limit"
+        ),
+        {"p": project_id, "limit": limit},
+    )
+    return [HistoryEntry(**r._mapping) for r in rows]
+
+
+def onboarding_summary(conn: Connection) -> pd.DataFrame:
+    """onboarding_project_summary for the projects the acting user may see.
+
+    document_count and total_bytes come from projects.project_totals, as of totals_refreshed_at."""
+    visible = access.visible_project_ids(conn)
+    query = text(
+        "select * from projects.onboarding_project_summary"
+        " where cast(:everything as boolean) or project_id = any(:ids)"
+        " order by lower(project_name)"
+    )
+    return pd.read_sql_query(query, conn, params={"everything": visible is None, "ids": visible or []})
+
+
+TOTALS_LOCK = "select pg_try_advisory_xact_lock(hashtext('projects.project_totals'))"
+
+
+def refresh_totals(conn: Connection, *, older_than_seconds: float = 0) -> bool:
+    """Recompute projects.project_totals (readers keep reading the old rows meanwhile), unless they
+    are fresher than `older_than_seconds` or another session is already at it; True when it ran.
+
+    Not audited: the totals are derived from audited rows and hold nothing of their own."""
+    if current_actor(conn) is None and not is_system(conn):
+        raise PermissionDenied("Sign in first.")
+    if not conn.execute(text(TOTALS_LOCK)).scalar_one():
+        return False
+    # Only the owner may refresh a materialized view: the function runs as it (migration 0013).
+    return conn.execute(
+        text("select projects.refresh_totals(:older)"), {"older": older_than_seconds}
+    ).scalar_one()
+
+
+# The tables whose rows the totals are computed from: a document (count, bytes, newest upload) and
+# every audit row that names a project (newest activity) comes from a write to one of them.
+_TOTALS_INPUTS = """
+    select coalesce(sum(s.n_tup_ins + s.n_tup_upd + s.n_tup_del), 0)
+    from pg_stat_user_tables s
+    where s.relid in (
+        select relid from pg_partition_tree('documents.documents')
+        union all
+        select unnest(array['projects.projects', 'projects.project_access', 'projects.project_tag',
+                            'staging.documents_ingest']::regclass[])
+    )
+"""
+
+
+def refresh_totals_if_written(
+    conn: Connection, *, since: int | None, older_than_seconds: float = 0
+) -> int | None:
+    """`refresh_totals`, skipped while nothing the totals are computed from has been written since
+    an earlier call (`since`: what that call returned; None the first time). Returns what to pass
+    next time.
+
+    The write count is PostgreSQL's own row counters, which a transaction adds to after it ends, so
+    it is read before the recount: a write the recount missed moves it, and the next call recounts.
+    A write that was rolled back, or a statistics reset, costs one recount more, never one less."""
+    writes = conn.execute(text(_TOTALS_INPUTS)).scalar_one()
+    if writes == since:
+        return since
+    return writes if refresh_totals(conn, older_than_seconds=older_than_seconds) else since

@@ -1,0 +1,75 @@
+"""Render one preview in a process of its own: `python -m db.files.preview_worker MIME_TYPE`, the file on
+standard input, the PNG on standard output.
+
+Started by db/files/previews.py for every preview, so that a hostile or huge file (pdfium is not
+thread-safe and has crashed the server; a 100-megapixel PNG decodes to 400 MB) can at worst fail
+its own preview. The limits are set here, first thing, before any parser is imported: memory
+(address space), CPU time; db/files/previews.py adds a wall-clock limit. Nothing else of ProSync is
+imported (no settings, no database, no secrets in its environment). It is a process, not a
+sandbox: it runs as the server's operating-system user (docs/security.md, "Not done").
+
+Exit status: 0 with the PNG; 2 when the file cannot be read (the reason on standard error); 3 when
+memory ran out. A crash or a limit's signal is read by the parent from the status.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import resource
+import sys
+
+SIZE = 480  # the preview's longest side, in pixels
+DEFAULT_MEMORY_BYTES = 512 * 1024 * 1024
+DEFAULT_CPU_SECONDS = 20
+MEMORY_BYTES = int(os.environ.get("PROSYNC_PREVIEW_MEMORY_BYTES", DEFAULT_MEMORY_BYTES))
+CPU_SECONDS = int(os.environ.get("PROSYNC_PREVIEW_CPU_SECONDS", DEFAULT_CPU_SECONDS))
+MAX_PIXELS = 100_000_000  # as the upload check allows; larger is refused as a bomb
+
+
+def limit() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS + 1))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
+
+
+def render(data: bytes, mime_type: str) -> bytes:
+    from PIL import Image
+
+    # Pillow warns above MAX_IMAGE_PIXELS and refuses (DecompressionBombError) above twice that.
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2
+    if mime_type == "application/pdf":
+        import pypdfium2
+
+        pdf = pypdfium2.PdfDocument(data)
+        page = pdf[0]
+        image = page.render(scale=SIZE / max(page.get_size())).to_pil()
+    else:
+        image = Image.open(io.BytesIO(data))
+        image.draft("RGB", (SIZE, SIZE))  # JPEG: decode at a reduced size
+        image.thumbnail((SIZE, SIZE))
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+        image = image.convert("RGBA")
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def main() -> int:
+    limit()
+    mime_type = sys.argv[1]
+    data = sys.stdin.buffer.read()
+    try:
+        png = render(data, mime_type)
+    except MemoryError:
+        return 3
+    except Exception as error:  # a damaged or hostile file: its own preview fails, nothing else
+        sys.stderr.write(f"{type(error).__name__}: {str(error)[:200]}")
+        return 2
+    sys.stdout.buffer.write(png)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
