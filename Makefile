@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test lint browser pg15 chattr bench
+.PHONY: run test soak install install-test lint browser pg15 chattr bench leftovers
 
 # Debian's Chromium for the end-to-end tests (never a downloaded browser build).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -50,8 +50,21 @@ chattr:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq e2fsprogs >/dev/null; }
 
 # The whole suite on the embedded PostgreSQL 18, the database tests again on PostgreSQL 15, then
-# the benchmark as a smoke check: it prints figures and fails only if it breaks.
+# the benchmark as a smoke check (it prints figures and fails only if it breaks); each pytest run
+# spreads its test files over every core (pytest-xdist). Last, nothing of ProSync's may be left
+# running. The load run lasts a minute here; `make soak` runs it for five on both servers.
+PYTEST := $(BIN)/python -m pytest -n auto --dist loadfile
 test: lint browser pg15 chattr
-	$(BIN)/python -m pytest
-	PROSYNC_TEST_PG_BINDIR=$(PG15_BIN) $(BIN)/python -m pytest tests/db
-	$(MAKE) bench SCALE=100k RUNS=3 BENCH_FLAGS=--no-docs
+	$(PYTEST)
+	PROSYNC_TEST_PG_BINDIR=$(PG15_BIN) $(PYTEST) tests/db
+	$(MAKE) bench SCALE=100k RUNS=3 BENCH_FLAGS="--no-docs --files 200"
+	$(MAKE) leftovers
+
+soak: install-test pg15
+	PROSYNC_LOAD_SECONDS=300 $(BIN)/python -m pytest tests/db/test_load.py
+	PROSYNC_LOAD_SECONDS=300 PROSYNC_TEST_PG_BINDIR=$(PG15_BIN) $(BIN)/python -m pytest tests/db/test_load.py
+
+# Fails, naming them, if a PostgreSQL, Streamlit or `prosync` process of this checkout or of the test
+# run's temporary folders is still running.
+leftovers:
+	@$(BIN)/python -m tests.leftovers

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.ui import client, engine, md, reader, session_gate, start_totals_refresher
-from db.core.engine import transaction
+from dashboard.ui import client, md, reader, run_write, session_gate, start_totals_refresher
 from db.core.settings import get_settings
 from db.domain import access, sessions
 
@@ -18,9 +17,10 @@ PAGES = Path(__file__).resolve().parent.parent / "pages"
 st.set_page_config(page_title="ProSync", page_icon=str(Path(__file__).with_name("icon.png")), layout="wide")
 
 
-def sign_out(user_id: int, session_id: str) -> None:
-    with transaction(actor_id=user_id, engine=engine()) as conn:
-        sessions.revoke_session(conn, session_id=session_id, reason="signed out", **client())
+def sign_out(session_id: str) -> None:
+    run_write(
+        lambda conn: sessions.revoke_session(conn, session_id=session_id, reason="signed out", **client())
+    )
     st.session_state.clear()
 
 
@@ -33,7 +33,7 @@ user = visitor.user
 with st.sidebar:
     st.write(f"**{md(user.display_name)}**  \n{md(user.login)}")
     st.caption("Roles: " + (", ".join(user.system_roles) or "project member"))
-    st.button("Sign out", on_click=sign_out, args=(user.id, visitor.session.id))
+    st.button("Sign out", on_click=sign_out, args=(visitor.session.id,))
 
 with reader() as conn:
     can_upload = access.project_ids_with(conn, permission="can_upload") != []

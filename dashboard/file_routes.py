@@ -22,7 +22,7 @@ from starlette.routing import Route
 from dashboard.auth_routes import SESSION_COOKIE, client_address
 from db.core.engine import read_only, transaction
 from db.core.errors import AuthenticationFailed, NotFound, PermissionDenied, ProSyncError
-from db.domain import access, audit, documents, sessions, staging
+from db.domain import audit, documents, sessions, staging
 from db.files import storage
 
 # A served file runs nothing and is framed only by the dashboard itself.
@@ -51,9 +51,7 @@ def _locate(token: str, kind: str, item_id: int, client: dict) -> Located:
 def _find(session, kind: str, item_id: int) -> Located:
     with read_only(actor_id=session.user_id) as conn:
         if kind == "staged":
-            staged = staging.get_staged_file(conn, ingest_id=item_id)
-            if staged.uploaded_by != session.user_id:  # not yet a document: its uploader and reviewers only
-                access.require_permission(conn, project_id=staged.project_id, permission="can_review")
+            staged = staging.get_staged_file_for_download(conn, ingest_id=item_id)
             store = storage.store_for(conn, staged.storage_code)
             return Located(store, staged.object_key, staged.original_name, staged.detected_mime)
         document = documents.get_document(conn, document_id=item_id)

@@ -1,5 +1,6 @@
 """Shared UI pieces: the process's engine (cached resource), the signed-in user, the session gate,
-and showing text people typed as text (Markdown, chart labels, CSV cells)."""
+the one way a screen writes (run_write), keyset pages, and showing text people typed as text
+(Markdown, chart labels, CSV cells)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -19,10 +23,11 @@ from dashboard.auth_routes import SESSION_COOKIE, SIGN_IN_PATH, reason_code
 from db.core.engine import database_url, get_engine, get_read_engine, read_only, set_actor, transaction
 from db.core.errors import AuthenticationFailed, ProSyncError
 from db.core.settings import get_settings
-from db.core.types import Session, User
+from db.core.types import Cursor, Page, Session, User
 from db.domain import access, sessions, users
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Every ASCII punctuation character. CommonMark lets a backslash escape any of them, which turns off
 # emphasis, links, images, headings, lists, tables, HTML, `$` LaTeX and Streamlit's `:red[…]` directives.
@@ -151,19 +156,58 @@ def reader(user_id: int | None = None, *, primary: bool | None = None):
     )
 
 
-def write(action, success: str) -> bool:
-    """Run `action(conn)` in one transaction as the signed-in user; show the outcome.
+@dataclass(frozen=True)
+class Written(Generic[T]):
+    """A write that went through, with what its action returned (`run_write` gives None instead when
+    it was refused). Always true, even when the action returned 0, False or None."""
 
-    False when it was refused: the message says why, and nothing was written. Cached reads are
-    cleared after a write so no screen shows stale data. `success` is plain text (it may quote names
-    people typed): it is shown literally, never as Markdown.
+    result: T
+
+
+def run_write(
+    action: Callable[[Any], T],
+    success: str | Callable[[T], str | None] | None = None,
+    *,
+    own_transactions: bool = False,
+) -> Written[T] | None:
+    """The one way a screen writes: run `action` as the signed-in user, on the primary, and show
+    the outcome.
+
+    `action(conn)` runs in one transaction that this opens and commits. With `own_transactions=True`
+    the action opens its own instead (the ingest steps, which span storage and the database):
+    `action(units)` gets the unit-of-work factory, `with units() as conn: …` as the signed-in user.
+
+    Refused (a ProSyncError): the reason is shown as an error and None returned; that transaction
+    wrote nothing. Done: Written(what the action returned); cached reads are cleared, this browser
+    session reads from the primary for OWN_WRITES_SECONDS (so a replica that lags still shows it
+    the write, see reader()), and `success` (plain text, or a function of the action's result that
+    gives it; None for no message) is shown as a toast and again after the rerun (show_flash).
+    Messages may quote what people typed: they are shown literally, never as Markdown. Steps that
+    committed before a refusal (own_transactions) count as written too.
     """
-    return act(lambda make_unit: _in_one(make_unit, action), success)
+    units = partial(transaction, actor_id=signed_in_user().id, engine=engine())
+    try:
+        if own_transactions:
+            result = action(units)
+        else:
+            with units() as conn:
+                result = action(conn)
+    except ProSyncError as error:
+        if own_transactions:
+            _wrote()
+        st.error(md(error), icon=":material/error:")
+        return None
+    _wrote()
+    message = success(result) if callable(success) else success
+    if message:
+        st.toast(md(message), icon=":material/check_circle:")
+        st.session_state["flash"] = message
+    return Written(result)
 
 
-def _in_one(make_unit, action) -> None:
-    with make_unit() as conn:
-        action(conn)
+def _wrote() -> None:
+    st.cache_data.clear()
+    st.session_state["wrote_at"] = time.monotonic()
 
 
 def show_flash() -> None:
@@ -200,6 +244,49 @@ def csv_download(frame: pd.DataFrame, name: str, *, key: str) -> None:
     )
 
 
+class KeysetPager:
+    """Next and previous pages of a keyset-paginated list (never OFFSET): the cursors of the pages
+    before this one, kept in the browser session under `key`. A new `scope` (the list's project or
+    filters) starts again at the first page.
+
+        pager = KeysetPager("queue", scope=project_id)
+        page = staging.list_pending(conn, project_id=project_id, after=pager.cursor, limit=25)
+        …the table of page.rows…
+        pager.buttons(page)
+    """
+
+    def __init__(self, key: str, *, scope: object = None):
+        self.key = key
+        state = st.session_state.get(f"{key}-pages")
+        if state is None or state["scope"] != scope:
+            state = st.session_state[f"{key}-pages"] = {"scope": scope, "cursors": []}
+        self._cursors: list[Cursor] = state["cursors"]
+
+    @property
+    def cursor(self) -> Cursor | None:
+        """Where the page to show starts (None: the first page)."""
+        return self._cursors[-1] if self._cursors else None
+
+    @property
+    def number(self) -> int:
+        """The page shown, from 1."""
+        return len(self._cursors) + 1
+
+    def buttons(self, page: Page, *, caption: str | None = None) -> None:
+        """The Previous page and Next page buttons under the list, and a caption beside them."""
+        left, middle, right = st.columns([1, 1, 4])
+        if left.button("Previous page", key=f"{self.key}-previous", disabled=not self._cursors,
+                       icon=":material/chevron_left:"):  # fmt: skip
+            self._cursors.pop()
+            st.rerun()
+        if middle.button("Next page", key=f"{self.key}-next", disabled=page.next is None,
+                         icon=":material/chevron_right:"):  # fmt: skip
+            self._cursors.append(page.next)
+            st.rerun()
+        if caption:
+            right.caption(caption)
+
+
 def project_picker(projects: list, *, key: str, label: str = "Project"):
     """A selectbox of projects (by name); None when there are none."""
     if not projects:
@@ -224,12 +311,11 @@ def admin_view_notice(project_id: int | None) -> None:
     noted = st.session_state.setdefault("admin_views", {})
     every = access.ADMIN_VIEW_RECORDED_EVERY.total_seconds()
     if project_id not in noted or time.monotonic() - noted[project_id][1] > every:
-        try:
-            with unit()() as conn:  # a write, on the primary
-                noted[project_id] = (access.record_admin_view(conn, project_id=project_id), time.monotonic())
-        except ProSyncError as error:
-            st.error(f"Your look at this project could not be recorded, so it is not shown: {md(error)}")
+        looked = run_write(lambda conn: access.record_admin_view(conn, project_id=project_id))
+        if looked is None:
+            st.caption("Your look at this project could not be recorded, so it is not shown.")
             st.stop()
+        noted[project_id] = (looked.result, time.monotonic())
     if noted[project_id][0]:
         st.caption(
             ":material/shield_person: You are not a member of this project: you see it as an"
@@ -315,28 +401,6 @@ def show_preview(
             st.caption("No preview for this type; download it instead.")
     except ProSyncError as error:
         st.warning(md(error), icon=":material/cloud_off:")
-
-
-def unit():
-    """Units of work as the signed-in user, for data-access functions that open their own (ingest)."""
-    from functools import partial
-
-    return partial(transaction, actor_id=signed_in_user().id, engine=engine())
-
-
-def act(action, success: str) -> bool:
-    """Run `action(unit)` (for ingest steps, which open their own transactions); show the outcome.
-    Both the refusal (which may quote a file name) and `success` are shown as plain text."""
-    try:
-        action(unit())
-    except ProSyncError as error:
-        st.error(md(error), icon=":material/error:")
-        return False
-    st.cache_data.clear()
-    st.session_state["wrote_at"] = time.monotonic()
-    st.toast(md(success), icon=":material/check_circle:")
-    st.session_state["flash"] = success
-    return True
 
 
 @st.cache_resource

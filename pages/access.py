@@ -4,7 +4,7 @@ role, and a project keeps its owner); what each role may do."""
 import pandas as pd
 import streamlit as st
 
-from dashboard.ui import csv_download, localize, project_picker, reader, show_flash, write
+from dashboard.ui import csv_download, localize, project_picker, reader, run_write, show_flash
 from db.domain import access, projects
 
 st.title("Access management")
@@ -45,7 +45,7 @@ else:
         email = st.text_input("E-mail", key="grant-email")
         role = st.selectbox("Role", grantable, index=len(grantable) - 1, key="grant-role")
         if st.form_submit_button("Grant access", type="primary"):
-            if write(
+            if run_write(
                 lambda conn: access.grant_access_by_login(
                     conn, project_id=project.id, login=email, role=role
                 ),
@@ -58,7 +58,7 @@ else:
         who = st.selectbox("Member", list(label), format_func=label.get, key="change-member")
         new_role = st.selectbox("New role", grantable, key="change-role")
         if st.form_submit_button("Change role"):
-            if write(
+            if run_write(
                 lambda conn: access.change_role(conn, project_id=project.id, user_id=who, role=new_role),
                 f"{label.get(who, 'The member')} is now {new_role}.",
             ):
@@ -70,7 +70,7 @@ else:
         if st.form_submit_button("Remove member"):
             if not sure:
                 st.warning("Tick the box to confirm.")
-            elif write(
+            elif run_write(
                 lambda conn: access.revoke_access(conn, project_id=project.id, user_id=gone),
                 f"{label.get(gone, 'The member')} no longer has access to {project.name!r}.",
             ):

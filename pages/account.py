@@ -4,7 +4,7 @@ everywhere else at once."""
 import pandas as pd
 import streamlit as st
 
-from dashboard.ui import localize, reader, show_flash, signed_in_user, write
+from dashboard.ui import localize, reader, run_write, show_flash, signed_in_user
 from db.domain import sessions, users
 
 me = signed_in_user()
@@ -46,7 +46,7 @@ if st.button(
     help="Ends every session of yours but this one, at once: use it if a device was lost or shared.",
     key="sign-out-others",
 ):
-    if write(
+    if run_write(
         lambda conn: sessions.sign_out_other_sessions(conn, keep_session_id=current),
         f"Signed out of {others} other session(s).",
     ):
@@ -65,7 +65,7 @@ with st.form("own-password", clear_on_submit=True):
     if st.form_submit_button("Change password", type="primary"):
         if new != again:
             st.error("The two new passwords differ; nothing was changed.")
-        elif write(
+        elif run_write(
             lambda conn: users.change_own_password(
                 conn, current_password=old, new_password=new, keep_session=current
             ),

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.ui import (
+    KeysetPager,
     admin_view_notice,
     csv_download,
     history_table,
@@ -14,9 +15,9 @@ from dashboard.ui import (
     md,
     project_picker,
     reader,
+    run_write,
     show_flash,
     show_preview,
-    write,
 )
 from db.domain import access, documents, projects, tags
 
@@ -68,18 +69,12 @@ filters = {
     "uploaded_from": start, "uploaded_to": end, "name_contains": search or None,
 }  # fmt: skip
 
-# Keyset pagination: a stack of cursors, reset whenever the filters change.
-signature = repr(sorted(filters.items()))
-if st.session_state.get("doc-filters") != signature:
-    st.session_state["doc-filters"] = signature
-    st.session_state["doc-cursors"] = [None]
-cursors = st.session_state["doc-cursors"]
-
+pager = KeysetPager("documents", scope=filters)  # new filters: the first page again
 with reader() as conn:
-    page = documents.list_active_documents(conn, after=cursors[-1], limit=PAGE_SIZE, **filters)
+    page = documents.list_active_documents(conn, after=pager.cursor, limit=PAGE_SIZE, **filters)
 
 if not page.rows:
-    st.info("No documents match these filters." if len(cursors) == 1 else "No more documents.")
+    st.info("No documents match these filters." if pager.number == 1 else "No more documents.")
 else:
     frame = pd.DataFrame(
         [
@@ -101,7 +96,7 @@ else:
         hide_index=True,
         on_select="rerun",
         selection_mode="single-row",
-        key=f"doc-table-{len(cursors)}",
+        key=f"doc-table-{pager.number}",
         column_config={
             "id": None,
             "Size": st.column_config.NumberColumn(format="bytes"),
@@ -109,14 +104,7 @@ else:
         },
     )
     csv_download(frame.drop(columns=["id"]), "documents", key="documents-csv")
-    left, middle, right = st.columns([1, 1, 4])
-    if left.button("Previous page", disabled=len(cursors) == 1, icon=":material/chevron_left:"):
-        cursors.pop()
-        st.rerun()
-    if middle.button("Next page", disabled=page.next is None, icon=":material/chevron_right:"):
-        cursors.append(page.next)
-        st.rerun()
-    right.caption(f"Page {len(cursors)} · {len(page.rows)} documents, newest first")
+    pager.buttons(page, caption=f"Page {pager.number} · {len(page.rows)} documents, newest first")
 
     selected = event.selection.rows
     linked = st.query_params.get("document", "")
@@ -142,7 +130,7 @@ else:
             if role and role.can_delete:
                 confirm = st.checkbox("Move this document to the trash", key=f"confirm-{document.id}")
                 if st.button("Delete document", type="primary", disabled=not confirm):
-                    if write(
+                    if run_write(
                         lambda conn: documents.soft_delete_document(conn, document_id=document.id),
                         f"{document.name!r} moved to the project's trash.",
                     ):
@@ -173,7 +161,7 @@ for d in trashed:
     left, right = st.columns([5, 1])
     left.write(f"**{md(d.name)}** · {d.size_bytes:,} bytes · deleted {d.deleted_at:%Y-%m-%d %H:%M} UTC")
     if trash_role and trash_role.can_delete and right.button("Restore", key=f"restore-doc-{d.id}"):
-        if write(
+        if run_write(
             lambda conn, d=d: documents.restore_document(conn, document_id=d.id), f"{d.name!r} restored."
         ):
             st.rerun()

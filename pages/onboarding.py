@@ -15,9 +15,9 @@ from dashboard.ui import (
     localize,
     md,
     reader,
+    run_write,
     show_flash,
     signed_in_user,
-    write,
 )
 from db.core.settings import get_settings
 from db.domain import access, audit, documents, projects, tags
@@ -31,7 +31,7 @@ show_flash()
 def overview(user_id: int, primary: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The summary and the weekly uploads of the projects `user_id` may see. Kept for 30 s: each
     click on a filter or a project below reruns this page, and at a million documents these two
-    reads are most of its time. A write from this server clears them (dashboard.ui.act)."""
+    reads are most of its time. A write from this server clears them (dashboard.ui.run_write)."""
     with reader(user_id, primary=primary) as conn:
         return projects.onboarding_summary(conn), documents.uploads_per_week(conn, weeks=26)
 
@@ -43,22 +43,21 @@ with st.expander("New project", icon=":material/add:"):
         name = st.text_input("Name", max_chars=200, key="new-name")
         description = st.text_area("Description", max_chars=10000, key="new-description")
         if st.form_submit_button("Create project", type="primary"):
-            if write(
+            if run_write(
                 lambda conn: projects.create_project(conn, name=name, description=description),
                 f"Project {name.strip()!r} created; you are its owner.",
             ):
                 st.rerun()
 
 with reader() as conn:
-    trashed = [p for p in projects.list_projects(conn, include_deleted=True) if p.deleted_at]
-restorable = [p for p in trashed if p.owner_id == user.id or user.is_admin]
+    restorable = projects.list_deleted_projects(conn)
 if restorable:
     with st.expander(f"Deleted projects ({len(restorable)})", icon=":material/delete:"):
         for p in restorable:
             left, right = st.columns([4, 1])
             left.write(f"**{md(p.name)}**, deleted {p.deleted_at:%Y-%m-%d}")
             if right.button("Restore", key=f"restore-{p.id}"):
-                if write(
+                if run_write(
                     lambda conn, p=p: projects.restore_project(conn, project_id=p.id), f"{p.name!r} restored."
                 ):
                     st.rerun()
@@ -84,7 +83,7 @@ fresh.caption(
     + "; members, tags and pending files at most 30 s old."
 )  # fmt: skip
 if button.button("Recount now", icon=":material/refresh:", key="recount"):
-    if write(lambda conn: projects.refresh_totals(conn), "Documents and storage recounted."):
+    if run_write(lambda conn: projects.refresh_totals(conn), "Documents and storage recounted."):
         st.rerun()
 
 st.subheader("Projects")
@@ -235,7 +234,7 @@ with tab_settings:
                 "Description", value=project.description, max_chars=10000, key="edit-description"
             )
             if st.form_submit_button("Save changes"):
-                if write(
+                if run_write(
                     lambda conn: projects.update_project(
                         conn, project_id=project.id, name=new_name, description=new_description
                     ),
@@ -245,7 +244,7 @@ with tab_settings:
     if role and role.can_delete_project:
         confirm = st.checkbox(f"I understand that '{md(project.name)}' disappears from every screen")
         if st.button("Delete project", type="primary", disabled=not confirm):
-            if write(
+            if run_write(
                 lambda conn: projects.soft_delete_project(conn, project_id=project.id),
                 f"Project {project.name!r} moved to the trash. An owner or admin can restore it.",
             ):

@@ -17,10 +17,9 @@ from dashboard.ui import (
     localize,
     md,
     reader,
+    run_write,
     show_flash,
     signed_in_user,
-    unit,
-    write,
 )
 from db.core.errors import ProSyncError
 from db.domain import partitions
@@ -151,9 +150,9 @@ def partitions_tab() -> None:
         st.caption("Admins can run partition maintenance here; ops run `prosync partitions maintain`.")
         return
     if st.button("Run partition maintenance", icon=":material/build:"):
-        steps = []
-        if write(lambda conn: steps.extend(partitions.maintain(conn)), "Partition maintenance ran."):
-            for step in steps or ["nothing to do: every partition exists"]:
+        maintained = run_write(partitions.maintain, "Partition maintenance ran.")
+        if maintained:
+            for step in maintained.result or ["nothing to do: every partition exists"]:
                 st.write(
                     md(step)
                     if isinstance(step, str)
@@ -184,7 +183,7 @@ def queries_tab() -> None:
     )
     csv_download(queries.frame, "queries", key="queries-csv")
     if user.is_admin and st.button("Reset query statistics", icon=":material/restart_alt:"):
-        if write(stats.reset_query_stats, "Query statistics were reset."):
+        if run_write(stats.reset_query_stats, "Query statistics were reset."):
             st.rerun()
 
 
@@ -203,11 +202,7 @@ def explain_tab() -> None:
     # says so, once per browser session and sample, before its name or its member is shown.
     recorded = st.session_state.setdefault("explain_recorded", set())
     if (sample.project_id, sample.user_id) not in recorded:
-        try:
-            with unit()() as conn:
-                explain.record_explain(conn, sample)
-        except ProSyncError as error:
-            st.warning(md(error), icon=":material/block:")
+        if not run_write(lambda conn: explain.record_explain(conn, sample)):
             return
         recorded.add((sample.project_id, sample.user_id))
     st.caption(

@@ -3,8 +3,16 @@
 import plotly.express as px
 import streamlit as st
 
-from dashboard.ui import chart_text, csv_download, project_picker, reader, show_flash, signed_in_user, write
-from db.domain import access, projects, tags
+from dashboard.ui import (
+    chart_text,
+    csv_download,
+    project_picker,
+    reader,
+    run_write,
+    show_flash,
+    signed_in_user,
+)
+from db.domain import projects, tags
 
 st.title("Tags")
 show_flash()
@@ -12,8 +20,7 @@ show_flash()
 with reader() as conn:
     catalogue = tags.list_tags(conn)
     usage = tags.tag_usage(conn)
-    allowed = access.project_ids_with(conn, permission="can_tag")
-    taggable = [p for p in projects.list_projects(conn) if allowed is None or p.id in allowed]
+    taggable = projects.list_projects(conn, permission="can_tag")
 
 tab_projects, tab_catalogue, tab_analytics = st.tabs(["Tag projects", "Catalogue", "Analytics"])
 
@@ -30,18 +37,14 @@ with tab_projects:
                 "Tags of this project", list(labels), default=sorted(current), format_func=labels.get
             )
             if st.form_submit_button("Save tags", type="primary"):
-                added, removed = set(wanted) - current, current - set(wanted)
-
-                def save(conn):
-                    for tag_id in added:
-                        tags.tag_project(conn, project_id=project.id, tag_id=tag_id)
-                    for tag_id in removed:
-                        tags.untag_project(conn, project_id=project.id, tag_id=tag_id)
-
-                if not added and not removed:
+                if set(wanted) == current:
                     st.info("Nothing changed.")
-                elif write(
-                    save, f"Tags of {project.name!r} saved: {len(added)} added, {len(removed)} removed."
+                elif run_write(
+                    lambda conn: tags.set_project_tags(conn, project_id=project.id, tag_ids=wanted),
+                    lambda changes: (
+                        f"Tags of {project.name!r} saved: {len(changes.added)} added,"
+                        f" {len(changes.removed)} removed."
+                    ),
                 ):
                     st.rerun()
 
@@ -68,7 +71,7 @@ with tab_catalogue:
             description = st.text_input("Description", max_chars=500, key="tag-description")
             color = st.color_picker("Colour", "#2563eb", key="tag-color")
             if st.form_submit_button("Create tag"):
-                if write(
+                if run_write(
                     lambda conn: tags.create_tag(
                         conn, name=name, category=category, description=description, color=color
                     ),
@@ -84,7 +87,7 @@ with tab_catalogue:
             new_name = st.text_input("New name (empty keeps it)", max_chars=60, key="edit-tag-name")
             new_description = st.text_input("New description (empty keeps it)", max_chars=500)
             if st.form_submit_button("Save tag"):
-                if write(
+                if run_write(
                     lambda conn: tags.update_tag(
                         conn, tag_id=tag_id, name=new_name or None, description=new_description or None
                     ),

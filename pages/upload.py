@@ -4,9 +4,9 @@ and answered on its own line; the uploader's recent files with their outcome."""
 import pandas as pd
 import streamlit as st
 
-from dashboard.ui import human_bytes, localize, md, project_picker, reader, show_flash, unit
+from dashboard.ui import human_bytes, localize, md, project_picker, reader, run_write, show_flash
 from db.core.errors import ProSyncError
-from db.domain import access, projects, staging
+from db.domain import projects, staging
 from db.files import ingest
 from db.files.filetypes import allowed_table
 
@@ -14,8 +14,7 @@ st.title("Upload")
 show_flash()
 
 with reader() as conn:
-    uploadable = access.project_ids_with(conn, permission="can_upload")
-    my_projects = [p for p in projects.list_projects(conn) if uploadable is None or p.id in set(uploadable)]
+    my_projects = projects.list_projects(conn, permission="can_upload")
     accepted = allowed_table(conn)
 
 if not my_projects:
@@ -52,21 +51,26 @@ if submitted:
             st.error(md(error))
         else:
             bar = st.progress(0.0, text=f"Uploading {len(files)} file(s)…")
-            outcomes = []
-            for done, uploaded in enumerate(files, 1):
-                outcomes.append(
-                    ingest.try_stage(
-                        unit(),
-                        project_id=project.id,
-                        name=uploaded.name,
-                        stream=uploaded,
-                        declared_mime=uploaded.type,
-                        notes=notes,
-                        metadata=metadata,
+
+            def upload_each(units) -> list[ingest.Outcome]:
+                outcomes = []
+                for done, uploaded in enumerate(files, 1):
+                    outcomes.append(
+                        ingest.try_stage(
+                            units,
+                            project_id=project.id,
+                            name=uploaded.name,
+                            stream=uploaded,
+                            declared_mime=uploaded.type,
+                            notes=notes,
+                            metadata=metadata,
+                        )
                     )
-                )
-                bar.progress(done / len(files), text=f"{done} of {len(files)}: {md(uploaded.name)}")
-            st.cache_data.clear()
+                    bar.progress(done / len(files), text=f"{done} of {len(files)}: {md(uploaded.name)}")
+                return outcomes
+
+            uploads = run_write(upload_each, own_transactions=True)
+            outcomes = uploads.result if uploads else []
             staged = sum(o.status == "staged" for o in outcomes)
             bar.progress(1.0, text=f"{staged} of {len(files)} staged for review in {md(project.name)}")
             for outcome in outcomes:

@@ -4,7 +4,7 @@ system roles; every open session with user agent, IP and last activity, and revo
 import pandas as pd
 import streamlit as st
 
-from dashboard.ui import client, csv_download, localize, md, reader, show_flash, signed_in_user, write
+from dashboard.ui import client, csv_download, localize, md, reader, run_write, show_flash, signed_in_user
 from db.domain import sessions, users
 
 me = signed_in_user()
@@ -63,7 +63,7 @@ with tab_users:
         )
         roles = st.multiselect("System roles", list(users.SYSTEM_ROLES), key="new-user-roles")
         if st.form_submit_button("Create user", type="primary"):
-            if write(
+            if run_write(
                 lambda conn: users.create_user(
                     conn, login=email, display_name=name, password=password, system_roles=tuple(roles)
                 ),
@@ -84,28 +84,32 @@ with tab_users:
             b1, b2, b3 = st.columns(3)
             if user.is_active:
                 if b1.button("Deactivate", help="Stops sign-in and ends their sessions", disabled=not sure):
-                    if write(
+                    if run_write(
                         lambda conn: users.deactivate_user(conn, user_id=user.id),
                         f"{user.login} deactivated.",
                     ):
                         st.rerun()
             elif b1.button("Activate"):
-                if write(lambda conn: users.activate_user(conn, user_id=user.id), f"{user.login} activated."):
+                if run_write(
+                    lambda conn: users.activate_user(conn, user_id=user.id), f"{user.login} activated."
+                ):
                     st.rerun()
             if user.deleted_at is None:
                 if b2.button("Delete", help="Hidden everywhere; can be restored", disabled=not sure):
-                    if write(
+                    if run_write(
                         lambda conn: users.soft_delete_user(conn, user_id=user.id), f"{user.login} deleted."
                     ):
                         st.rerun()
             elif b2.button("Restore"):
-                if write(lambda conn: users.restore_user(conn, user_id=user.id), f"{user.login} restored."):
+                if run_write(
+                    lambda conn: users.restore_user(conn, user_id=user.id), f"{user.login} restored."
+                ):
                     st.rerun()
             for role in users.SYSTEM_ROLES:
                 has = role in user.system_roles
                 if b3.button(f"{'Remove' if has else 'Make'} {role}", key=f"role-{role}"):
                     change = users.revoke_system_role if has else users.grant_system_role
-                    if write(
+                    if run_write(
                         lambda conn, c=change, r=role: c(
                             conn, user_id=user.id, role=r, keep_session=st.session_state.get("session_id")
                         ),
@@ -115,7 +119,7 @@ with tab_users:
             with st.form("reset-password", clear_on_submit=True):
                 new_password = st.text_input("New password", type="password", key="reset-password")
                 if st.form_submit_button("Reset password"):
-                    if write(
+                    if run_write(
                         lambda conn: users.set_password(
                             conn,
                             user_id=user.id,
@@ -162,5 +166,5 @@ with tab_sessions:
                         conn, session_id=session_id, reason="revoked by an administrator", **client()
                     )
 
-            if write(revoke, f"{len(chosen_ids)} session(s) revoked."):
+            if run_write(revoke, f"{len(chosen_ids)} session(s) revoked."):
                 st.rerun()

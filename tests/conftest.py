@@ -13,8 +13,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from db.core.engine import make_engine
-
 # The dashboard's background recount of project totals stays off in tests (AppTest runs the app in
 # this process); tests refresh the totals themselves where they count documents.
 os.environ.setdefault("PROSYNC_SUMMARY_REFRESH_SECONDS", "0")
@@ -26,6 +24,7 @@ from db.core.engine import (
     clear_unit,
     current_actor,
     is_system,
+    make_engine,
     restore_actor,
     set_actor,
     set_system,
@@ -415,22 +414,79 @@ def store(request, tmp_path, monkeypatch):
     _refresh_settings()
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
-    """The load run's figures (tests/db/test_load.py), and the bad-input suite's
-    (tests/db/test_bad_input.py): cases tried and refused per write function, for docs/security.md."""
+# Figures some tests gather for the end of the run: the load run's table (tests/db/test_load.py) and
+# the bad-input suite's cases tried and refused per write function (tests/db/test_bad_input.py). With
+# pytest-xdist each worker writes its own into a folder the controller made; the controller prints
+# them all.
+
+
+def pytest_configure(config) -> None:
+    if not hasattr(config, "workerinput"):
+        import tempfile
+
+        config.figures_dir = tempfile.mkdtemp(prefix="prosync-figures-")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """pytest-xdist's controller, before each worker starts: where to write the figures."""
+    node.workerinput["figures_dir"] = node.config.figures_dir
+
+
+def pytest_sessionfinish(session) -> None:
+    import json
     import sys
 
+    config = session.config
+    folder = getattr(config, "workerinput", {}).get("figures_dir") or getattr(config, "figures_dir", None)
+    if folder is None:
+        return
     loaded = sys.modules.get("tests.db.test_load")
-    for report in getattr(loaded, "REPORTS", []):
-        terminalreporter.section("load run")
-        for line in report.splitlines():
-            terminalreporter.write_line(line)
-    module = sys.modules.get("tests.db.test_bad_input")
-    if module is None or not module.TRIED:
+    bad = sys.modules.get("tests.db.test_bad_input")
+    figures = {
+        "load": list(getattr(loaded, "REPORTS", [])),
+        "tried": dict(getattr(bad, "TRIED", {})),
+        "refused": dict(getattr(bad, "REFUSED", {})),
+    }
+    name = getattr(config, "workerinput", {}).get("workerid", "main")
+    Path(folder, f"{name}.json").write_text(json.dumps(figures))
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    """The load run's figures, and the bad-input suite's cases tried and refused per write function
+    (for docs/security.md)."""
+    import json
+    import shutil
+    from collections import Counter
+
+    folder = getattr(config, "figures_dir", None)
+    if folder is None:
+        return
+    tried: Counter = Counter()
+    refused: Counter = Counter()
+    for path in sorted(Path(folder).glob("*.json")):
+        figures = json.loads(path.read_text())
+        for report in figures["load"]:
+            terminalreporter.section("load run")
+            for line in report.splitlines():
+                terminalreporter.write_line(line)
+        tried.update(figures["tried"])
+        refused.update(figures["refused"])
+    shutil.rmtree(folder, ignore_errors=True)
+    if not tried:
         return
     terminalreporter.section("bad input")
-    for name in sorted(module.TRIED):
+    for name in sorted(tried):
         terminalreporter.write_line(
-            f"{name:<36} {module.TRIED[name]:>5} tried {module.REFUSED[name]:>5} refused with a domain error"
+            f"{name:<36} {tried[name]:>5} tried {refused[name]:>5} refused with a domain error"
         )
-    terminalreporter.write_line(f"{'total':<36} {sum(module.TRIED.values()):>5} tried")
+    terminalreporter.write_line(f"{'total':<36} {sum(tried.values()):>5} tried")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_screen_caches():
+    """Screens' cached reads (st.cache_data) live in this process from one test to the next, and
+    are not keyed by database: each test starts without them, whatever ran before it."""
+    import streamlit as st
+
+    st.cache_data.clear()

@@ -213,3 +213,103 @@ def test_the_check_finds_an_import_up_the_layers(tmp_path):
 @pytest.mark.parametrize("module", ["db.core.engine", "db.domain.access", "db.ops.stats", "pages.review"])
 def test_every_layer_has_a_home(module):
     assert layer_of(module) is not None
+
+
+# Screens write through one helper, dashboard.ui.run_write, which also clears cached reads and sends
+# the session's next reads to the primary (a replica may not have the write yet). Nothing else in
+# pages/ or dashboard/ opens a transaction, save where there is no signed-in screen to write from.
+OPENS_A_TRANSACTION = {"transaction", "system_transaction"}
+OLD_WRITE_HELPERS = {"write", "act", "unit"}  # dashboard.ui's helpers before run_write
+MAY_OPEN_A_TRANSACTION = {
+    ("dashboard/ui.py", "run_write"): "the one write helper",
+    ("dashboard/ui.py", "resolve_visitor"): "the session gate, before anyone is signed in",
+    ("dashboard/ui.py", "refresh_totals_forever"): "the server's background thread, no browser session",
+    ("dashboard/auth_routes.py", "sign_in"): "an HTTP route, outside any Streamlit session",
+    ("dashboard/auth_routes.py", "revoke_token"): "an HTTP route, outside any Streamlit session",
+    ("dashboard/file_routes.py", "_locate"): "an HTTP route, outside any Streamlit session",
+}
+
+
+def writes_around_the_helper(root: Path) -> list[str]:
+    """Each place in pages/*.py and dashboard/*.py that opens a transaction itself (or names the old
+    write helpers) outside the functions MAY_OPEN_A_TRANSACTION allows: `file:line name`."""
+    found = []
+    for path in sorted([*(root / "pages").glob("*.py"), *(root / "dashboard").glob("*.py")]):
+        name = path.relative_to(root).as_posix()
+        tree = ast.parse(path.read_text(), name)
+        banned, ui_modules = set(OPENS_A_TRANSACTION), {"dashboard.ui"}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    if alias.name in OPENS_A_TRANSACTION or (
+                        node.module == "dashboard.ui" and alias.name in OLD_WRITE_HELPERS
+                    ):
+                        banned.add(alias.asname or alias.name)
+                    if node.module == "dashboard" and alias.name == "ui":
+                        ui_modules.add(alias.asname or "ui")
+            elif isinstance(node, ast.Import):
+                ui_modules.update(a.asname for a in node.names if a.name == "dashboard.ui" and a.asname)
+        for node, functions in _with_functions(tree, ()):
+            used = None
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in banned:
+                used = node.id
+            elif isinstance(node, ast.Attribute) and (
+                node.attr in OPENS_A_TRANSACTION
+                or (node.attr in OLD_WRITE_HELPERS and ast.unparse(node.value) in ui_modules)
+            ):
+                used = ast.unparse(node)
+            if used and not any((name, f) in MAY_OPEN_A_TRANSACTION for f in functions):
+                found.append(f"{name}:{node.lineno} {used}")
+    return found
+
+
+def _with_functions(node: ast.AST, functions: tuple[str, ...]) -> Iterable[tuple[ast.AST, tuple[str, ...]]]:
+    """Every node under `node`, with the names of the functions it is in (outermost first)."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        functions = (*functions, node.name)
+    yield node, functions
+    for child in ast.iter_child_nodes(node):
+        yield from _with_functions(child, functions)
+
+
+def test_screens_write_only_through_the_one_helper():
+    assert writes_around_the_helper(ROOT) == []
+
+
+def test_the_check_finds_writes_around_the_helper(tmp_path):
+    # The shapes found in issue 16: the review screen's bulk decisions and the upload handed ingest
+    # a unit of work of their own, and a notice opened a transaction itself.
+    root = _tree(
+        tmp_path,
+        {
+            "pages/review.py": (
+                "import streamlit as st\n"
+                "from dashboard import ui\n"
+                "from dashboard.ui import unit, write as save\n"
+                "ingest.approve_files(unit(), ingest_ids=ids)\n"
+                "save(lambda conn: None, 'Saved.')\n"
+                "ui.act(lambda u: None, 'Done.')\n"
+                "st.write('text is fine'); left.write('so is this')\n"
+            ),
+            "pages/upload.py": (
+                "from db.core import engine\n"
+                "from db.core.engine import transaction as tx\n"
+                "with tx(actor_id=1) as conn: pass\n"
+                "with engine.system_transaction() as conn: pass\n"
+            ),
+            "dashboard/ui.py": (
+                "from functools import partial\n"
+                "from db.core.engine import transaction\n"
+                "def run_write(action):\n    with transaction(actor_id=1) as conn:\n        action(conn)\n"
+                "def admin_view_notice():\n    make = partial(transaction, actor_id=1)\n"
+            ),
+        },
+    )
+    assert writes_around_the_helper(root) == [
+        "dashboard/ui.py:7 transaction",
+        "pages/review.py:4 unit",
+        "pages/review.py:5 save",
+        "pages/review.py:6 ui.act",
+        "pages/upload.py:3 tx",
+        "pages/upload.py:4 engine.system_transaction",
+    ]

@@ -101,6 +101,14 @@ class Tag:
 
 
 @dataclass(frozen=True)
+class TagChanges:
+    """What setting a project's tags did: the tag ids put on it and taken off it."""
+
+    added: tuple[int, ...]
+    removed: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Document:
     id: int
     project_id: int
@@ -143,6 +151,7 @@ class StagedFile:
     reviewed_by: int | None = None
     reviewed_at: datetime | None = None
     document_id: int | None = None
+    reviewed_by_login: str | None = None
 
 
 @dataclass(frozen=True)

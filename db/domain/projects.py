@@ -34,16 +34,40 @@ def get_project(conn: Connection, *, project_id: int, include_deleted: bool = Fa
     return Project(**row._mapping)
 
 
-def list_projects(conn: Connection, *, include_deleted: bool = False) -> list[Project]:
-    """Projects the acting user may see, by name."""
-    visible = access.visible_project_ids(conn)
+def list_projects(
+    conn: Connection, *, permission: str | None = None, include_deleted: bool = False
+) -> list[Project]:
+    """Projects the acting user may see, by name; with `permission` (a can_* flag), only the live ones
+    where their role grants it (every live project for admins and the command line)."""
+    if permission is None:
+        ids = access.visible_project_ids(conn)
+    elif include_deleted:
+        raise ValueError("a permission is held on live projects only")
+    else:
+        ids = access.project_ids_with(conn, permission=permission)
     query = text(
         f"select {_COLUMNS} from projects.projects"
         " where (:all or deleted_at is null)"
         " and (cast(:everything as boolean) or id = any(:ids))"
         " order by lower(name)"
     )
-    rows = conn.execute(query, {"all": include_deleted, "everything": visible is None, "ids": visible or []})
+    rows = conn.execute(query, {"all": include_deleted, "everything": ids is None, "ids": ids or []})
+    return [Project(**r._mapping) for r in rows]
+
+
+def _may_restore_any(conn: Connection) -> bool:
+    """Admins and the command line may restore any deleted project; everyone else only their own."""
+    return is_system(conn) or "admin" in access.actor_system_roles(conn)
+
+
+def list_deleted_projects(conn: Connection) -> list[Project]:
+    """Soft-deleted projects the acting user may restore (see restore_project), by name."""
+    query = text(
+        f"select {_COLUMNS} from projects.projects"
+        " where deleted_at is not null and (cast(:any as boolean) or owner_id = :actor)"
+        " order by lower(name)"
+    )
+    rows = conn.execute(query, {"any": _may_restore_any(conn), "actor": current_actor(conn)})
     return [Project(**r._mapping) for r in rows]
 
 
@@ -133,7 +157,8 @@ def soft_delete_project(conn: Connection, *, project_id: int) -> Project:
 
 
 def restore_project(conn: Connection, *, project_id: int) -> Project:
-    """Bring a soft-deleted project back (its owner or an admin)."""
+    """Bring a soft-deleted project back: its owner may, and admins (and the command line) may restore
+    any (list_deleted_projects lists what the acting user may restore)."""
     require_id(project_id, "project")
     row = conn.execute(
         text("select owner_id, deleted_at from projects.projects where id = :id"),
@@ -142,7 +167,7 @@ def restore_project(conn: Connection, *, project_id: int) -> Project:
     if row is None:
         raise NotFound("There is no such project, or you do not have access to it.")
     if row.owner_id != current_actor(conn):
-        access.require_admin(conn)
+        access.require_admin(conn)  # the rule of _may_restore_any, with its refusal
     with domain_errors():
         conn.execute(
             text(

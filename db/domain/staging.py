@@ -1,4 +1,5 @@
-"""Staging: enqueue a stored file for review, list pending and rejected, approve, reject."""
+"""Staging: enqueue a stored file for review, list pending and rejected, approve, reject; who may
+download a file that is not yet a document."""
 
 from __future__ import annotations
 
@@ -27,13 +28,14 @@ _STAGED_COLUMNS = """
     i.id, i.project_id, p.name as project_name, i.original_name, i.declared_mime, i.detected_mime,
     c.size_bytes, i.checksum, c.storage_code, c.object_key, i.status, i.notes, i.metadata,
     i.uploaded_by, u.login as uploaded_by_login, i.uploaded_at, i.rejection_reason, i.reviewer_notes,
-    i.reviewed_by, i.reviewed_at, i.document_id
+    i.reviewed_by, i.reviewed_at, i.document_id, r.login as reviewed_by_login
 """
 _STAGED_FROM = """
     from staging.documents_ingest i
     join projects.projects p on p.id = i.project_id
     join documents.contents c on c.checksum = i.checksum
     left join users.users u on u.id = i.uploaded_by
+    left join users.users r on r.id = i.reviewed_by
 """
 
 
@@ -51,6 +53,18 @@ def get_staged_file(conn: Connection, *, ingest_id: int) -> StagedFile:
     """One staged file of a project the acting user may see."""
     staged = get_staged_files(conn, ingest_ids=[ingest_id]).get(ingest_id)
     if staged is None:
+        raise NotFound("There is no such staged file, or you do not have access to it.")
+    return staged
+
+
+def get_staged_file_for_download(conn: Connection, *, ingest_id: int) -> StagedFile:
+    """A staged file the acting user may download: not yet a document, so only its uploader and those
+    who may review its project. NotFound otherwise, as for a file that does not exist, so that a
+    refusal does not tell whether there is one."""
+    staged = get_staged_file(conn, ingest_id=ingest_id)
+    if staged.uploaded_by != current_actor(conn) and not access.has_permission(
+        conn, project_id=staged.project_id, permission="can_review"
+    ):
         raise NotFound("There is no such staged file, or you do not have access to it.")
     return staged
 
@@ -247,7 +261,9 @@ def _insert_staged(conn: Connection, project_id: int, notes: str, rows: dict, ke
     return dict(inserted)
 
 
-def _list(conn, view, order, after: Cursor | None, limit: int, at: str, project_id: int | None):
+def _list(
+    conn, view, order, after: Cursor | None, limit: int, at: str, project_id: int | None
+) -> Page[StagedFile]:
     reviewable = access.project_ids_with(conn, permission="can_review")
     op = ">" if order == "asc" else "<"
     rows = conn.execute(
@@ -270,23 +286,28 @@ def _list(conn, view, order, after: Cursor | None, limit: int, at: str, project_
     more = len(rows) > limit
     rows = rows[:limit]
     cursor = Cursor(getattr(rows[-1], at), rows[-1].id) if rows and more else None
-    return rows, cursor
+    return Page(rows=[_from_view(r, view.removesuffix("_documents")) for r in rows], next=cursor)
+
+
+def _from_view(row, status: str) -> StagedFile:
+    """A row of staging.pending_documents or rejected_documents (which call the object key s3_key)."""
+    values = dict(row._mapping)
+    values["object_key"] = values.pop("s3_key")
+    return StagedFile(status=status, **values)
 
 
 def list_pending(
     conn: Connection, *, project_id: int | None = None, after: Cursor | None = None, limit: int = 50
-) -> Page:
+) -> Page[StagedFile]:
     """The review queue (staging.pending_documents) of projects the user may review, oldest first."""
-    rows, cursor = _list(conn, "pending_documents", "asc", after, limit, "uploaded_at", project_id)
-    return Page(rows=[dict(r._mapping) for r in rows], next=cursor)
+    return _list(conn, "pending_documents", "asc", after, limit, "uploaded_at", project_id)
 
 
 def list_rejected(
     conn: Connection, *, project_id: int | None = None, after: Cursor | None = None, limit: int = 50
-) -> Page:
+) -> Page[StagedFile]:
     """Rejected files (staging.rejected_documents) of projects the user may review, newest first."""
-    rows, cursor = _list(conn, "rejected_documents", "desc", after, limit, "reviewed_at", project_id)
-    return Page(rows=[dict(r._mapping) for r in rows], next=cursor)
+    return _list(conn, "rejected_documents", "desc", after, limit, "reviewed_at", project_id)
 
 
 def count_pending(conn: Connection, *, project_id: int | None = None) -> int:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pandas as pd
 from sqlalchemy import Connection, text
 
 from db.core.engine import is_system
 from db.core.errors import InvalidInput, NotFound, PermissionDenied
 from db.core.sql import domain_errors, require_id
-from db.core.types import Tag
+from db.core.types import Tag, TagChanges
 from db.domain import access
 
 _COLUMNS = "id, name, category, description, color"
@@ -124,6 +126,30 @@ def untag_project(conn: Connection, *, project_id: int, tag_id: int) -> bool:
         {"p": project_id, "t": tag_id},
     ).one_or_none()
     return deleted is not None
+
+
+def set_project_tags(conn: Connection, *, project_id: int, tag_ids: Collection[int]) -> TagChanges:
+    """Leave exactly these tags on a project: the missing ones put on, the others taken off, each
+    change audited as tag_project and untag_project audit it."""
+    access.require_permission(conn, project_id=project_id, permission="can_tag")
+    if not isinstance(tag_ids, list | tuple | set | frozenset):
+        raise InvalidInput("The tags must be given as a list of tag ids.")
+    wanted = dict.fromkeys(require_id(tag_id, "tag") for tag_id in tag_ids)
+    known = conn.execute(
+        text("select id from projects.tag_reference where id = any(:ids)"), {"ids": list(wanted)}
+    ).scalars()
+    if set(wanted) - set(known):  # refused before anything changes
+        raise NotFound("There is no such tag.")
+    current = set(
+        conn.execute(
+            text("select tag_id from projects.project_tag where project_id = :p"), {"p": project_id}
+        ).scalars()
+    )
+    added = [t for t in wanted if t not in current and tag_project(conn, project_id=project_id, tag_id=t)]
+    removed = [
+        t for t in sorted(current - set(wanted)) if untag_project(conn, project_id=project_id, tag_id=t)
+    ]
+    return TagChanges(added=tuple(added), removed=tuple(removed))
 
 
 def project_tags(conn: Connection, *, project_id: int) -> list[Tag]:

@@ -145,7 +145,7 @@ def _operations(engine: Engine, setup: Setup) -> dict[str, tuple[int, Callable]]
         if not queue:
             return None
         outcome = ingest.approve_file(
-            partial(transaction, actor_id=user_id, engine=engine), ingest_id=rng.choice(queue)["id"]
+            partial(transaction, actor_id=user_id, engine=engine), ingest_id=rng.choice(queue).id
         )
         if outcome.status != "approved":
             if "already handled by someone else" not in outcome.message:

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from tests.conftest import create_database
+from tests.waiting import wait_until
 
 
 def prosync(*args, url, env=None):
@@ -73,3 +74,84 @@ def test_downgrade_to_base_through_the_command(server_url):
     assert prosync("db", "upgrade", url=url).returncode == 0
     assert prosync("db", "downgrade", "base", url=url).returncode == 0
     assert "empty" in prosync("db", "current", url=url).stdout
+
+
+def _ended(pid: int) -> bool:
+    """Whether process `pid` has ended (a zombie waiting for its parent counts as ended)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _postmaster(pgdata) -> int | None:
+    """The pid of the server running in `pgdata`, or None."""
+    import psutil
+
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return None
+    pid = int(pid_file.read_text().split()[0])
+    return pid if psutil.pid_exists(pid) else None
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
+def test_serve_stopped_by_a_signal_stops_the_embedded_server_it_started(tmp_path, stop):
+    import signal
+
+    from db.tools.processes import free_port, wait_until_up
+
+    port = free_port()
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DATABASE_")},
+        "PROSYNC_DATA_DIR": str(tmp_path / "data"),
+    }
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "db.tools.cli", "serve", "--port", str(port)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # the signal reaches `prosync serve` alone, as `kill` would send it
+    )
+    pgdata = tmp_path / "data" / "pgdata"
+    try:
+        assert wait_until_up(f"http://127.0.0.1:{port}/_stcore/health", seconds=120), serve.stdout.read1()
+        server = _postmaster(pgdata)
+        assert server is not None, "serve started the embedded server"
+        serve.send_signal(getattr(signal, stop))
+        assert serve.wait(60) == 0
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+    wait_until(lambda: _ended(server), timeout=30, what=f"the embedded server ({server}) to stop")
+    assert _postmaster(pgdata) is None
+
+
+def test_a_process_killed_outright_does_not_keep_the_embedded_server_alive(tmp_path):
+    """The library's list of processes using the server keeps the pid of one killed by SIGKILL;
+    the next user forgets it, so the last live one out still stops the server."""
+    import json
+
+    pgdata = tmp_path / "pgdata"
+    script = (
+        "import sys, pathlib; from db.core.embedded import ensure_server;"
+        " ensure_server(pathlib.Path(sys.argv[1])); print('up', flush=True); sys.stdin.read()"
+    )
+    killed = subprocess.Popen(
+        [sys.executable, "-c", script, str(pgdata)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert killed.stdout.readline().strip() == b"up"
+    server = _postmaster(pgdata)
+    killed.kill()
+    killed.wait(30)
+    assert killed.pid in json.loads((pgdata / ".handle_pids.json").read_text()), (
+        "the library kept the dead pid"
+    )
+    ended = subprocess.run(
+        [sys.executable, "-c", script, str(pgdata)], input=b"", capture_output=True, timeout=120
+    )
+    assert ended.returncode == 0, ended.stderr
+    wait_until(lambda: _ended(server), timeout=30, what="the last live process to stop the server")
+    assert _postmaster(pgdata) is None

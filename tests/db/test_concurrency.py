@@ -9,7 +9,8 @@ from db.core.engine import make_engine, sqlalchemy_url, system_transaction, tran
 from db.core.errors import Conflict, DuplicateContent
 from db.domain import contents, projects, staging, users
 from db.files import storage
-from tests.conftest import create_database, make_checksum
+from tests.conftest import approve_staged, create_database, make_checksum
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,20 @@ def _enqueue(engine, owner, project, checksum, hold=None):
         return staged
 
 
+def _waits_for_a_lock(engine, locktype: str = "%") -> bool:
+    """Whether a session of the test's database is waiting for a lock (of `locktype`)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return conn.execute(
+            text(
+                "select exists (select from pg_locks l join pg_stat_activity a on a.pid = l.pid"
+                " where not l.granted and a.datname = current_database() and l.locktype like :t)"
+            ),
+            {"t": locktype},
+        ).scalar_one()
+
+
 def test_duplicate_content_is_refused_under_two_concurrent_transactions(committed):
     engine, owner, project = committed
     checksum = make_checksum()
@@ -61,8 +76,7 @@ def test_duplicate_content_is_refused_under_two_concurrent_transactions(committe
     def second():
         inserted.wait(10)
         # The first transaction has not committed: a lookup cannot see its row, only the unique
-        # index can. Release the first one shortly after this one blocks on that index.
-        threading.Timer(0.5, release.set).start()
+        # index can. The first one is released once this one blocks on that index.
         try:
             results["second"] = _enqueue(engine, owner, project, checksum)
         except DuplicateContent as error:
@@ -71,6 +85,14 @@ def test_duplicate_content_is_refused_under_two_concurrent_transactions(committe
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for t in threads:
         t.start()
+    try:
+        wait_until(
+            lambda: _waits_for_a_lock(engine) or "second" in results,
+            timeout=10,
+            what="the second transaction to block on the first one's uncommitted row",
+        )
+    finally:
+        release.set()
     for t in threads:
         t.join(20)
     assert results["first"].checksum == checksum
@@ -78,7 +100,7 @@ def test_duplicate_content_is_refused_under_two_concurrent_transactions(committe
     assert "already waiting for review" in str(results["second"])
     with transaction(actor_id=owner.id, engine=engine) as conn:
         pending = staging.list_pending(conn, limit=100).rows
-    assert [p["checksum"] for p in pending].count(checksum) == 1
+    assert [p.checksum for p in pending].count(checksum) == 1
 
 
 def test_two_reviewers_approving_at_once_promote_once(committed):
@@ -91,7 +113,7 @@ def test_two_reviewers_approving_at_once_promote_once(committed):
         barrier.wait(10)
         try:
             with transaction(actor_id=owner.id, engine=engine) as conn:
-                outcomes.append(staging.approve(conn, ingest_id=staged.id))
+                outcomes.append(approve_staged(conn, ingest_id=staged.id))
         except Conflict as error:
             outcomes.append(error)
 
@@ -174,7 +196,12 @@ def test_a_purge_waits_for_a_backup_that_is_copying_objects(committed):
         backup.execute(text(f"select pg_advisory_lock({contents.BACKUP_LOCK_KEY})"))
         thread = threading.Thread(target=purge)
         thread.start()
-        assert not purged.wait(1.0), "the purge removed content while a backup was copying objects"
+        wait_until(
+            lambda: _waits_for_a_lock(engine, "advisory") or purged.is_set(),
+            timeout=10,
+            what="the purge to wait for the backup's lock",
+        )
+        assert not purged.is_set(), "the purge removed content while a backup was copying objects"
         backup.execute(text(f"select pg_advisory_unlock({contents.BACKUP_LOCK_KEY})"))
         thread.join(20)
     assert purged.is_set()
@@ -210,7 +237,7 @@ def test_twenty_reviewers_approving_one_file_promote_it_once(committed):
 
     def approve(_n):
         with transaction(actor_id=owner.id, engine=engine) as conn:
-            return staging.approve(conn, ingest_id=staged.id)
+            return approve_staged(conn, ingest_id=staged.id)
 
     results = _at_once(20, approve)
     promoted = [r for r in results if not isinstance(r, Exception)]

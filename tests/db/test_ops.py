@@ -3,7 +3,6 @@
 import hashlib
 import os
 import threading
-import time
 
 import pandas as pd
 import psycopg
@@ -15,6 +14,7 @@ from db.core.engine import make_engine, sqlalchemy_url
 from db.core.errors import PermissionDenied
 from db.ops import activity, common, explain, health, schema, stats, tuning
 from tests.conftest import acting, count, create_database, make_project, make_user
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -102,15 +102,19 @@ def test_a_long_running_query_from_another_connection_is_reported(server_url, co
     url = create_database(server_url, "prosync_ops_long")
     migrate.upgrade(url=url)
     engine = make_engine(sqlalchemy_url(url))
+    # The query under test: it must run past the 1-second threshold, so it really takes seconds.
     sleeper = threading.Thread(
         target=lambda: engine.connect().execute(text("select pg_sleep(4)")), daemon=True
     )
     sleeper.start()
-    time.sleep(2)
     from db.core.engine import system_transaction
 
-    with system_transaction(engine=engine) as other:
-        checks = health.health_checks(other)
+    def reported():
+        with system_transaction(engine=engine) as other:
+            checks = health.health_checks(other)
+        return checks if _check(checks, "Long-running queries").status == "warning" else None
+
+    checks = wait_until(reported, timeout=10, what="the 4-second query to be reported as long-running")
     sleeper.join(10)
     engine.dispose()
     long_running = _check(checks, "Long-running queries")
@@ -218,14 +222,17 @@ def test_activity_shows_a_query_waiting_on_a_lock_and_who_holds_it(database_url,
     holder_pid = holder.info.backend_pid
     waiter = threading.Thread(target=_read_tags, args=(database_url,))
     waiter.start()
+    seen = None
+
+    def lock_wait_seen():
+        nonlocal seen
+        with acting(conn, ops_user):
+            seen = activity.activity(conn)
+        return (seen.wait_event_type == "Lock").any()
+
     try:
-        for _ in range(50):
-            with acting(conn, ops_user):
-                seen = activity.activity(conn)
-            waiting = seen[seen.wait_event_type == "Lock"]
-            if len(waiting):
-                break
-            time.sleep(0.1)
+        wait_until(lock_wait_seen, timeout=5, what="the reader to show waiting on the lock")
+        waiting = seen[seen.wait_event_type == "Lock"]
     finally:
         holder.rollback()
         holder.close()
@@ -332,12 +339,13 @@ def test_writer_stats_follow_the_server_version_and_count_a_checkpoint(server_ur
     assert set(before.figures) >= {"checkpoints_timed", "checkpoints_requested", "buffers_allocated"}
     with psycopg.connect(server_url, autocommit=True) as other:
         other.execute("checkpoint")
-    for _ in range(50):
+
+    def counted():
         with acting(conn, ops_user):
             after = tuning.writer_stats(conn)
-        if after.figures["checkpoints_requested"] > before.figures["checkpoints_requested"]:
-            break
-        time.sleep(0.1)
+        return after.figures["checkpoints_requested"] > before.figures["checkpoints_requested"] and after
+
+    after = wait_until(counted, timeout=5, what="the checkpoint to be counted")
     assert after.figures["checkpoints_requested"] == before.figures["checkpoints_requested"] + 1
 
 
@@ -365,12 +373,15 @@ def test_an_index_build_waiting_for_writers_shows_in_maintenance_progress(scratc
     writer.execute("insert into build_probe values (1)")  # an open transaction that wrote
     builder = threading.Thread(target=_build_index, args=(scratch_url,))
     builder.start()
+    progress = None
+
+    def building():
+        nonlocal progress
+        progress = _as_system(scratch_url, tuning.maintenance_progress)
+        return len(progress)
+
     try:
-        for _ in range(50):
-            progress = _as_system(scratch_url, tuning.maintenance_progress)
-            if len(progress):
-                break
-            time.sleep(0.1)
+        wait_until(building, timeout=5, what="the index build to show in maintenance progress")
     finally:
         writer.rollback()
         writer.close()
@@ -396,11 +407,14 @@ def test_the_vacuum_queue_uses_the_table_own_thresholds(scratch_url):
             " delete from vacuum_probe where a <= 60"
         )
         setup.execute("select pg_stat_force_next_flush()")
-    for _ in range(50):
+    queue = None
+
+    def counted():
+        nonlocal queue
         queue = _as_system(scratch_url, tuning.vacuum_queue).set_index("table_name")
-        if "vacuum_probe" in queue.index and queue.loc["vacuum_probe", "dead_rows"] == 60:
-            break
-        time.sleep(0.1)
+        return "vacuum_probe" in queue.index and queue.loc["vacuum_probe", "dead_rows"] == 60
+
+    wait_until(counted, timeout=5, what="vacuum_probe's 60 dead rows in the vacuum queue")
     probe = queue.loc["vacuum_probe"]
     assert probe.dead_rows == 60 and probe.vacuum_threshold == 10
     assert probe.dead_percent_of_threshold == 600.0 and probe.vacuum_due

@@ -83,8 +83,8 @@ def test_review_lists_only_cover_projects_the_user_may_review(conn):
             conn, ingest_id=second.id, reason="Duplicate of the signed copy", reviewer_notes="ask Li"
         )
         rejected = staging.list_rejected(conn)
-    assert [r["id"] for r in queue.rows] == [first.id, second.id]  # oldest first
-    assert [(r["id"], r["rejection_reason"]) for r in rejected.rows] == [
+    assert [r.id for r in queue.rows] == [first.id, second.id]  # oldest first
+    assert [(r.id, r.rejection_reason) for r in rejected.rows] == [
         (second.id, "Duplicate of the signed copy")
     ]
     with acting(conn, contributor):

@@ -3,7 +3,6 @@ read-only screens read there, writes land on the primary and reach the replica b
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import psycopg
@@ -16,6 +15,7 @@ from db.core import migrate
 from db.core.engine import get_engine, get_read_engine, read_only, system_transaction, transaction
 from db.domain import projects, users
 from tests.conftest import TEST_PASSWORD, _refresh_settings, _with_database, create_database
+from tests.waiting import wait_until
 
 
 def _owned_by(path: Path, user: str | None) -> None:
@@ -70,15 +70,6 @@ def with_replica(replication, monkeypatch):
     _refresh_settings()
 
 
-def _until(check, seconds: float = 15.0):
-    deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
-
-
 def test_the_replica_is_a_streaming_standby_of_the_primary(replication):
     primary_url, replica_url = replication
     with psycopg.connect(replica_url) as conn:
@@ -109,7 +100,7 @@ def test_reads_go_to_the_replica_and_writes_to_the_primary(with_replica):
             ).scalar_one()
         return listed == [project.id] and audited >= 2  # the project and its owner's access row
 
-    assert _until(seen_on_replica), "the write did not reach the replica"
+    wait_until(seen_on_replica, timeout=15, what="the write to reach the replica")
 
 
 def test_a_write_on_the_read_path_is_refused_by_the_replica(with_replica):

@@ -1,17 +1,28 @@
-"""End to end in real Chromium (Debian's, driven by Playwright) against `prosync serve`."""
+"""End to end in real Chromium (Debian's, driven by Playwright) against `prosync serve`.
 
+Every journey writes: signing in alone opens a session and audits it, and some grant, tag, trash,
+upload or review. So each journey has a database of its own, copied from a template of the demo
+that no one may connect to, and its own `prosync serve` over it: no journey reads another's writes,
+and the shared demo database that the screen tests read (conftest's demo_url) is not used here."""
+
+import itertools
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from playwright.sync_api import sync_playwright
+from sqlalchemy import make_url
 
 from db.tools.bench.render import CHROMIUM, CHROMIUM_ARGS, start_server
 from db.tools.demo import DEMO_PASSWORD
-from tests.conftest import DEMO_STORAGE
+from tests.conftest import DEMO_STORAGE, _demo_database, _with_database
 
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+TEMPLATE = "prosync_journeys_template"
+_copies = itertools.count(1)
 
 
 def _start(database_url: str, extra_env: dict[str, str]):
@@ -26,9 +37,61 @@ def _stop(process) -> None:
     process.wait(20)
 
 
+def _admin(server_url: str, *statements: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
 @pytest.fixture(scope="module")
-def server(demo_url):
-    url, process = _start(demo_url, {"PROSYNC_STORAGE_DIR": DEMO_STORAGE[demo_url]})
+def demo_template(server_url, tmp_path_factory) -> Iterator[Path]:
+    """The demo, loaded once into a template database that refuses connections (so nothing can
+    write to it after the load); returns its objects folder, which the copies copy."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        if conn.execute("select 1 from pg_database where datname = %s", [TEMPLATE]).fetchone():
+            conn.execute(f'alter database "{TEMPLATE}" with is_template false allow_connections true')
+    objects = tmp_path_factory.mktemp("journeys-objects")
+    _demo_database(server_url, TEMPLATE, objects)
+    _admin(
+        server_url,
+        f'alter database "{TEMPLATE}" with is_template true allow_connections false',
+        f"select pg_terminate_backend(pid) from pg_stat_activity where datname = '{TEMPLATE}'",
+    )
+    yield objects
+    _admin(
+        server_url,
+        f'alter database "{TEMPLATE}" with is_template false allow_connections true',
+        f'drop database "{TEMPLATE}" with (force)',
+    )
+
+
+def _copy_of_the_demo(server_url: str, template_objects: Path, objects: Path) -> str:
+    """A new database copied from the demo template, with a copy of its objects in `objects`."""
+    name = f"prosync_journey_copy_{next(_copies)}"
+    _admin(
+        server_url,
+        f'drop database if exists "{name}" with (force)',
+        f'create database "{name}" template "{TEMPLATE}"',
+    )
+    shutil.copytree(template_objects, objects)
+    url = _with_database(server_url, name)
+    DEMO_STORAGE[url] = str(objects)
+    return url
+
+
+@pytest.fixture
+def journey_database(server_url, demo_template, tmp_path) -> Iterator[str]:
+    """This journey's own copy of the demo (dropped after it)."""
+    url = _copy_of_the_demo(server_url, demo_template, tmp_path / "objects")
+    yield url
+    _admin(server_url, f'drop database "{make_url(url).database}" with (force)')
+    DEMO_STORAGE.pop(url, None)
+
+
+@pytest.fixture
+def server(journey_database):
+    """`prosync serve` over this journey's own database."""
+    url, process = _start(journey_database, {"PROSYNC_STORAGE_DIR": DEMO_STORAGE[journey_database]})
     yield url
     _stop(process)
 
@@ -50,10 +113,14 @@ def _sign_in(page, url, email):
 
 
 def _settled(page):
-    """Wait until Streamlit has finished the rerun a click started."""
+    """Wait until Streamlit has finished the rerun a click started: the app says its script is not
+    running, and the running-man status widget is gone."""
     page.wait_for_load_state("networkidle")
-    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30000)
-    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "document.querySelector('[data-testid=stApp]')?.dataset.testScriptState === 'notRunning'"
+        " && !document.querySelector('[data-testid=stStatusWidget]')",
+        timeout=30000,
+    )
 
 
 def _no_exception(page):
@@ -140,8 +207,7 @@ def test_each_role_sees_its_screens_and_only_those(server, browser, email, scree
     for title in screens:
         page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
         page.get_by_role("heading", name=title).first.wait_for(timeout=30000)
-        page.wait_for_load_state("networkidle")
-        page.wait_for_timeout(800)
+        _settled(page)
         _no_exception(page)
         page.screenshot(path=str(SHOTS / f"{email.split('@')[0]}-{title.lower().replace(' ', '-')}.png"))
     context.close()
@@ -184,8 +250,8 @@ OPS_TABS = {
 }
 
 
-def test_lead_grants_and_revokes_tags_a_project_and_restores_a_document(server, browser, demo_url):
-    with psycopg.connect(demo_url) as conn:
+def test_lead_grants_and_revokes_tags_a_project_and_restores_a_document(server, browser, journey_database):
+    with psycopg.connect(journey_database) as conn:
         (project,) = conn.execute("select id from projects.projects where name = 'Data Platform'").fetchone()
         (document,) = conn.execute(
             "select min(id) from documents.active_documents where project_id = %s", [project]
@@ -239,7 +305,7 @@ def test_lead_grants_and_revokes_tags_a_project_and_restores_a_document(server, 
 @pytest.fixture(scope="module", params=["local", "s3"])
 def ingest_server(request, server_url, tmp_path_factory):
     """A server on a demo database of its own, storing objects in a folder or in S3 (moto)."""
-    from tests.conftest import _demo_database, s3_environment
+    from tests.conftest import s3_environment
 
     if request.param == "s3":
         moto_s3 = request.getfixturevalue("moto_s3")
@@ -416,33 +482,34 @@ def test_the_dashboard_runs_under_its_security_policy_with_the_viewer_toolbar(se
         _no_exception(page)
     assert page.get_by_text("Deploy", exact=True).count() == 0
     page.locator('[data-testid="stMainMenu"]').click()
-    page.wait_for_timeout(500)
+    page.locator('[data-testid="stMainMenuList"]').wait_for(timeout=30000)  # the menu is open
     assert page.get_by_text("Clear cache").count() == 0, "developer options are off in viewer mode"
     assert problems == []
     # A page on another origin that frames the dashboard gets nothing.
     framing = context.new_page()
-    framing.set_content(f'<iframe id="f" src="{server}/auth/sign-in"></iframe>')
-    framing.wait_for_timeout(1500)
+    # Returns once the frame's request was answered and nothing has loaded for half a second.
+    framing.set_content(f'<iframe id="f" src="{server}/auth/sign-in"></iframe>', wait_until="networkidle")
     frame = framing.frame_locator("#f")
     assert frame.locator("text=Sign in").count() == 0
     context.close()
 
 
 @pytest.fixture(scope="module")
-def hostile_server(server_url, tmp_path_factory):
+def hostile_server(server_url, demo_template, tmp_path_factory):
     """A server on a demo database of its own (the shared demo keeps the counts other tests read),
     after hostile text was written through the data-access layer: a user with a hostile address and
     name owns a project with a hostile name, description, tag and files; the lead maintains it."""
-    from tests.conftest import _demo_database, _settings_pointing_at
+    from tests.conftest import _settings_pointing_at
     from tests.pages.helpers import plant_hostile_values
 
-    objects = tmp_path_factory.mktemp("hostile-objects")
-    database = _demo_database(server_url, "prosync_hostile", objects)
+    objects = tmp_path_factory.mktemp("hostile") / "objects"
+    database = _copy_of_the_demo(server_url, demo_template, objects)
     with pytest.MonkeyPatch.context() as patch, _settings_pointing_at(database, patch):
         hostile = plant_hostile_values(password=DEMO_PASSWORD, members=("lead@example.com",))
     url, process = _start(database, {"PROSYNC_STORAGE_DIR": str(objects)})
     yield url, database, hostile
     _stop(process)
+    _admin(server_url, f'drop database "{make_url(database).database}" with (force)')
 
 
 INJECTED = ("127.0.0.1:9", "evil.example")

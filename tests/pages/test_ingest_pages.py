@@ -1,6 +1,8 @@
 """Upload and Review screens in AppTest: each file's result line, decisions checked in the database."""
 
-from dashboard.ui import md
+import time
+
+from dashboard.ui import OWN_WRITES_SECONDS, md
 from db.tools.demo import pdf_bytes, png_bytes
 from tests.pages.helpers import by_label, run_page, scalar
 
@@ -147,3 +149,38 @@ def test_a_rejected_file_is_reopened_from_the_rejected_tab(demo_rw_env):
     at.run()
     assert not at.exception
     assert _pending(name) == 1
+
+
+def _wrote_just_now(at) -> bool:
+    """Whether the session is marked as having just written, so its next reads go to the primary."""
+    if "wrote_at" not in at.session_state:
+        return False
+    return time.monotonic() - at.session_state["wrote_at"] < OWN_WRITES_SECONDS
+
+
+def test_an_upload_and_bulk_decisions_send_the_next_reads_to_the_primary(demo_rw_env):
+    """Found: the upload and the bulk approve and reject wrote around the screens' write helper, so
+    with a read replica (DATABASE_READ_URL) the screen after them could read from a replica that
+    had not replayed them yet."""
+    project = scalar("select id from projects.projects where name = 'Apollo Onboarding'")
+    at = run_page("upload", "contributor@example.com", query={"project": str(project)})
+    at.file_uploader(key="upload-files").set_value([("own-writes.txt", b"my own upload\n", "text/plain")])
+    by_label(at.button, "Upload for review").click()
+    at.run()
+    assert not at.exception and _pending("own-writes.txt") == 1
+    assert _wrote_just_now(at)
+
+    for verb, button in (("approved", "Approve 2 files"), ("rejected", "Reject 2 files")):
+        at = run_page("review", "reviewer@example.com")
+        names = list(at.dataframe[0].value["File"][:2])
+        at = _select(at, "queue-0", [0, 1])
+        assert not _wrote_just_now(at)
+        if verb == "rejected":
+            by_label(at.text_input, "Reason for rejecting them all").input("Not for this project")
+        by_label(at.button, button).click()
+        at.run()
+        assert not at.exception
+        assert _wrote_just_now(at), verb
+        for name in names:
+            status = scalar("select status from staging.documents_ingest where original_name = :n", n=name)
+            assert status == verb, name

@@ -5,6 +5,7 @@ from sqlalchemy import text
 from dashboard.ui import md
 from db.core.engine import system_transaction
 from tests.pages.helpers import by_label, run_page, scalar
+from tests.waiting import wait_until
 
 
 def test_lead_creates_a_project_and_becomes_its_owner(demo_rw_env):
@@ -113,7 +114,6 @@ def test_the_summary_says_how_fresh_its_counts_are_and_recount_now_refreshes_the
 
 def test_the_background_recount_keeps_the_totals_fresh_until_stopped(demo_rw_env):
     import threading
-    import time
 
     from dashboard.ui import refresh_totals_forever
     from db.core.engine import get_engine
@@ -124,18 +124,17 @@ def test_the_background_recount_keeps_the_totals_fresh_until_stopped(demo_rw_env
     stop = threading.Event()
     thread = threading.Thread(target=refresh_totals_forever, args=(get_engine(), 0.2, stop), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while scalar("select max(refreshed_at) from projects.project_totals") == before:
-        assert time.monotonic() < deadline, "the totals were never recounted"
-        time.sleep(0.1)
+    wait_until(
+        lambda: scalar("select max(refreshed_at) from projects.project_totals") != before,
+        timeout=20,
+        what="the background recount to refresh the totals",
+    )
     stop.set()
     thread.join(5)
     assert not thread.is_alive()
 
 
 def test_the_recount_is_skipped_until_something_the_totals_count_is_written(demo_rw_env):
-    import time
-
     from db.core.engine import transaction
     from db.domain import projects
 
@@ -146,16 +145,16 @@ def test_the_recount_is_skipped_until_something_the_totals_count_is_written(demo
     def refreshed_at():
         return scalar("select max(refreshed_at) from projects.project_totals")
 
-    writes = recount(None)
-    deadline = time.monotonic() + 30
-    while True:  # earlier tests' writes reach the statistics up to seconds after they ended
+    writes, first = recount(None), None
+
+    def settled():  # earlier tests' writes reach the statistics up to seconds after they ended
+        nonlocal writes, first
         first = refreshed_at()
-        settled = recount(writes)
-        if settled == writes:
-            break
-        assert time.monotonic() < deadline, "the write counts never settled"
-        writes = settled
-        time.sleep(0.5)
+        seen, writes = writes, recount(writes)
+        return seen == writes
+
+    # Looks half a second apart: counts that arrive late would slip between two looks taken closer.
+    wait_until(settled, timeout=30, interval=0.5, what="the write counts to settle")
     assert refreshed_at() == first, "nothing written since the last recount: none made"
     lead = scalar("select id from users.users where login = 'lead@example.com'")
     project = scalar(
@@ -168,10 +167,12 @@ def test_the_recount_is_skipped_until_something_the_totals_count_is_written(demo
         with transaction(actor_id=lead) as conn:
             projects.update_project(conn, project_id=project, description="recount me")
         # PostgreSQL adds a transaction's row counts to its statistics within seconds of its end.
-        deadline = time.monotonic() + 30
-        while (moved := recount(writes)) == writes:
-            assert time.monotonic() < deadline, "the write was never noticed"
-            time.sleep(0.5)
+        moved = wait_until(
+            lambda: (counted := recount(writes)) != writes and counted,
+            timeout=30,
+            interval=0.1,
+            what="the write to reach the statistics and be recounted",
+        )
         assert refreshed_at() > first and moved > writes
     finally:
         with transaction(actor_id=lead) as conn:

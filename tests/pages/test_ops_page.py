@@ -71,7 +71,7 @@ def test_explain_tab_records_the_look_before_it_shows_the_project(demo_env, monk
     at = run_page("ops", "ops@example.com", query={"tab": "Explain"})
     with system_transaction() as conn:
         sample = explain.explain_sample(conn)
-    shown = " ".join(e.value for e in [*at.caption, *at.markdown, *at.warning, *at.info])
+    shown = " ".join(e.value for e in [*at.caption, *at.markdown, *at.error, *at.warning, *at.info])
     assert "refused the record" in shown
     assert md(sample.project_name) not in shown and md(sample.login) not in shown
     assert not at.dataframe

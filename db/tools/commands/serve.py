@@ -43,11 +43,18 @@ def _serve(args) -> None:
     # The dashboard runs in a child process; this one holds the embedded server (started above) and
     # stops it when the child ends: by itself, by Ctrl-C or by SIGTERM, which are passed on to it.
     child = subprocess.Popen([sys.executable, "-m", *streamlit_argv(args.host, args.port)])
+    stopping: list[int] = []
+
+    def pass_on(received: int, _frame) -> None:
+        stopping.append(received)
+        child.send_signal(received)
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda received, _frame: child.send_signal(received))
+        signal.signal(signum, pass_on)
     print(f"ProSync on http://{args.host}:{args.port}", flush=True)
     code = child.wait()
-    if code not in (0, -signal.SIGINT, -signal.SIGTERM):
+    # Streamlit answers SIGINT with "Aborted!" and status 1: asked to stop, any status is a stop.
+    if code != 0 and not stopping:
         raise CommandError(f"the dashboard stopped with exit status {code}")
 
 
