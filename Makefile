@@ -61,8 +61,8 @@ test: lint browser pg15 chattr
 	$(MAKE) leftovers
 
 soak: install-test pg15
-	PROSYNC_LOAD_SECONDS=300 $(BIN)/python -m pytest tests/db/test_load.py
-	PROSYNC_LOAD_SECONDS=300 PROSYNC_TEST_PG_BINDIR=$(PG15_BIN) $(BIN)/python -m pytest tests/db/test_load.py
+	PROSYNC_LOAD_SECONDS=300 $(BIN)/python -m pytest tests/db/tools/test_load.py
+	PROSYNC_LOAD_SECONDS=300 PROSYNC_TEST_PG_BINDIR=$(PG15_BIN) $(BIN)/python -m pytest tests/db/tools/test_load.py
 
 # Fails, naming them, if a PostgreSQL, Streamlit or `prosync` process of this checkout or of the test
 # run's temporary folders is still running.

@@ -1,4 +1,4 @@
-"""The ER diagram of the live schema (db.ops.schema_graph) as Graphviz DOT and as Mermaid."""
+"""The ER diagram of the live schema (db.ops.schema.schema_graph) as Graphviz DOT and as Mermaid."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Access management: a project's members and roles; grant, change and revoke (never above your own
-role, and a project keeps its owner); what each role may do."""
+role, and a project keeps its owner); transfer ownership; what each role may do."""
 
 import pandas as pd
 import streamlit as st
@@ -73,6 +73,21 @@ else:
             elif run_write(
                 lambda conn: access.revoke_access(conn, project_id=project.id, user_id=gone),
                 f"{label.get(gone, 'The member')} no longer has access to {project.name!r}.",
+            ):
+                st.rerun()
+
+if mine is not None and mine.can_delete_project:
+    others = {m.user_id: f"{m.display_name} ({m.login})" for m in members if m.user_id != project.owner_id}
+    with st.expander("Transfer ownership"), st.form("transfer"):
+        st.caption("The new owner is accountable for the project and gets the owner role; you keep yours.")
+        heir = st.selectbox("New owner", list(others), format_func=others.get, key="transfer-to")
+        sure = st.checkbox("Make them the project's owner", key="transfer-confirm")
+        if st.form_submit_button("Transfer ownership", disabled=not others):
+            if not sure:
+                st.warning("Tick the box to confirm.")
+            elif run_write(
+                lambda conn: projects.transfer_ownership(conn, project_id=project.id, new_owner_id=heir),
+                f"{others.get(heir, 'The member')} now owns {project.name!r}.",
             ):
                 st.rerun()
 

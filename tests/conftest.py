@@ -30,8 +30,9 @@ from db.core.engine import (
     set_system,
     sqlalchemy_url,
 )
-from db.core.types import Project, StagedFile, User
-from db.domain import access, projects, staging, users
+from db.core.errors import AuthenticationFailed
+from db.core.types import Document, Project, StagedFile, User
+from db.domain import access, projects, sessions, staging, users
 from db.files import storage
 
 _counter = itertools.count(1)
@@ -215,6 +216,50 @@ def approve_staged(conn: Connection, *, ingest_id: int, reviewer_notes: str = ""
     return result
 
 
+def make_document(
+    conn: Connection, *, project: Project, uploader: User, reviewer: User | None = None
+) -> Document:
+    """A document of `project`: a file staged by `uploader`, approved by `reviewer` (the uploader
+    if none is given)."""
+    staged = make_staged(conn, project=project, uploader=uploader)
+    with acting(conn, reviewer or uploader):
+        return approve_staged(conn, ingest_id=staged.id)
+
+
+def open_sessions(conn: Connection, user: User, n: int = 1) -> list:
+    """`n` new sessions of `user` (sessions.NewSession: the session and its token), as n browsers
+    would hold them."""
+    with acting(conn, user):
+        return [sessions.create_session(conn, user_id=user.id, user_agent=f"browser {i}") for i in range(n)]
+
+
+def is_live(conn: Connection, new) -> bool:
+    """Whether the token of `new` (a sessions.NewSession) still resolves to its session."""
+    try:
+        sessions.resolve_session(conn, token=new.token)
+    except AuthenticationFailed:
+        return False
+    return True
+
+
+@pytest.fixture
+def upload_team(conn) -> tuple[Project, User, User, User, User]:
+    """A project with its owner, a contributor, a reviewer and a viewer: (project, owner,
+    contributor, reviewer, viewer)."""
+    owner = make_user(conn)
+    contributor, reviewer, viewer = make_user(conn), make_user(conn), make_user(conn)
+    project = make_project(
+        conn, owner=owner, members=[(contributor, "contributor"), (reviewer, "reviewer"), (viewer, "viewer")]
+    )
+    return project, owner, contributor, reviewer, viewer
+
+
+@pytest.fixture
+def ops_user(conn) -> User:
+    """A user with the ops system role (the Ops screen's reader)."""
+    return make_user(conn, roles=("ops",))
+
+
 def count(conn: Connection, sql: str, **params) -> int:
     """A count as the owner sees it (every row, whoever is acting): the test's own view."""
     with acting(conn, None):
@@ -334,6 +379,49 @@ def demo_rw_env(demo_rw_url, monkeypatch):
         yield url
 
 
+# Processes: whether one has ended, and the embedded server running in a data folder.
+
+
+def process_ended(pid: int) -> bool:
+    """Whether process `pid` has ended (a zombie waiting for its parent counts as ended)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def postmaster_pid(pgdata: Path) -> int | None:
+    """The pid of the server running in `pgdata`, or None."""
+    import psutil
+
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return None
+    pid = int(pid_file.read_text().split()[0])
+    return pid if psutil.pid_exists(pid) else None
+
+
+# The HTTP routes (sign-in, sign-out, files) as dashboard/server.py mounts them, over Starlette's
+# TestClient, against the read-only demo database.
+
+
+@pytest.fixture
+def client(demo_env):
+    from starlette.responses import PlainTextResponse
+    from starlette.testclient import TestClient
+
+    from tests.dashboard.helpers import forget_attempts, routes_app
+
+    async def home(request):
+        return PlainTextResponse("dashboard")
+
+    with TestClient(routes_app(home), base_url="http://testserver") as c:
+        yield c
+    forget_attempts()
+
+
 # Object stores: a temporary folder, and a real S3 HTTP endpoint on loopback (moto's server).
 
 
@@ -414,8 +502,8 @@ def store(request, tmp_path, monkeypatch):
     _refresh_settings()
 
 
-# Figures some tests gather for the end of the run: the load run's table (tests/db/test_load.py) and
-# the bad-input suite's cases tried and refused per write function (tests/db/test_bad_input.py). With
+# Figures some tests gather for the end of the run: the load run's table (tests/db/tools/test_load.py)
+# and the bad-input suite's cases tried and refused per write function (tests/db/test_bad_input.py). With
 # pytest-xdist each worker writes its own into a folder the controller made; the controller prints
 # them all.
 
@@ -441,7 +529,7 @@ def pytest_sessionfinish(session) -> None:
     folder = getattr(config, "workerinput", {}).get("figures_dir") or getattr(config, "figures_dir", None)
     if folder is None:
         return
-    loaded = sys.modules.get("tests.db.test_load")
+    loaded = sys.modules.get("tests.db.tools.test_load")
     bad = sys.modules.get("tests.db.test_bad_input")
     figures = {
         "load": list(getattr(loaded, "REPORTS", [])),

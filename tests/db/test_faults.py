@@ -102,7 +102,8 @@ def test_a_connection_dropped_while_approving_leaves_the_file_pending_and_a_retr
 KILLED = """
 import io, os, sys
 from functools import partial
-from db import ingest, staging
+from db.domain import staging
+from db.files import ingest
 from db.core.engine import transaction
 
 def die(*args, **kwargs):

@@ -59,8 +59,8 @@ APP_ROUTINES = POLICY_HELPERS | {
     "audit.record_download",
     "auth.count_sign_in_attempt",
     "auth.forgive_sign_in_attempt",
-    "contents.store_contents",
-    "contents.stored_contents",
+    "documents.store_contents",
+    "documents.stored_contents",
     "documents.release_content",
     "staging.claimed_checksums",
     "users.set_system_role",
@@ -307,16 +307,16 @@ def test_no_sql_can_be_smuggled_through_the_partition_policy(world):
         (None, "call users.set_system_role(:me, 'admin', true, null)", "PS403"),
         ("alice", "select audit.record_event('rls_bypass', 'sign_in', 'x', null)", "PS400"),
         ("alice", "select audit.record_event('sign_in', 'projects', 'x', null)", "PS400"),
-        ("carol", "select * from contents.stored_contents(array['00'])", "PS403"),  # a viewer only
+        ("carol", "select * from documents.stored_contents(array['00'])", "PS403"),  # a viewer only
         (
             "carol",
-            "select * from contents.store_contents(array[repeat('a', 64)], array[1], array['local'],"
+            "select * from documents.store_contents(array[repeat('a', 64)], array[1], array['local'],"
             " array['sha256/aa/aa/' || repeat('a', 64)])",
             "PS403",
         ),  # fmt: skip
         (
             "alice",
-            "select * from contents.store_contents(array[repeat('a', 64)], array[1], array['local'],"
+            "select * from documents.store_contents(array[repeat('a', 64)], array[1], array['local'],"
             " array['sha256/somebody/elses/object'])",
             "PS400",
         ),  # fmt: skip

@@ -1,4 +1,5 @@
-"""Read functions: keyset pages, filters, the review lists, the audit trail."""
+"""A cross-cutting suite on reads: keyset pages, filters, the review lists, the audit trail, and the
+named indexes that serve them."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -6,7 +7,16 @@ from sqlalchemy import text
 
 from db.core.types import Cursor
 from db.domain import audit, documents, projects, staging
-from tests.conftest import acting, approve_staged, make_project, make_staged, make_user
+from tests.conftest import (
+    acting,
+    approve_staged,
+    make_checksum,
+    make_document,
+    make_project,
+    make_staged,
+    make_user,
+    plan_indexes,
+)
 
 
 def _documents(conn, project, owner, n):
@@ -119,3 +129,71 @@ def test_a_cursor_from_another_query_cannot_leak_rows(conn):
             conn, after=Cursor(datetime.now(UTC) + timedelta(days=1), 10**9)
         )
     assert page.rows == []
+
+
+def test_named_indexes_serve_their_queries(conn):
+    owner = make_user(conn)
+    project = make_project(conn, owner=owner)
+    make_document(conn, project=project, uploader=owner)
+    # Enough rows that the planner's choice means something.
+    conn.execute(
+        text(
+            "insert into documents.contents (checksum, size_bytes, storage_code, object_key)"
+            " select encode(sha256(g::text::bytea), 'hex'), 10, 'local', 'k/' || g"
+            " from generate_series(1, 3000) g"
+        )
+    )
+    conn.execute(
+        text(
+            "insert into staging.documents_ingest (project_id, original_name, detected_mime, checksum)"
+            " select :p, 'f' || g, 'text/plain', encode(sha256(g::text::bytea), 'hex')"
+            " from generate_series(1, 3000) g"
+        ),
+        {"p": project.id},
+    )
+    stranger = make_user(conn)
+    other = make_project(conn, owner=stranger)
+    with acting(conn, stranger):
+        conn.execute(
+            text(
+                "insert into documents.documents (project_id, name, mime_type, checksum)"
+                " select :p, 'f' || g, 'text/plain', encode(sha256(g::text::bytea), 'hex')"
+                " from generate_series(1, 3000) g"
+            ),
+            {"p": other.id},
+        )
+    # 3,000 members of the other project, so that the membership lookup by user is a choice
+    # between one index entry and a scan of the whole primary key, whatever other tests left
+    # behind in the shared database. (Users are made by administrators: as the owner here.)
+    conn.execute(
+        text(
+            "with made as (insert into users.users (login, display_name, password_hash)"
+            " select 'plan' || g || '-' || :p || '@example.com', 'Plan ' || g, '$argon2id$x'"
+            " from generate_series(1, 3000) g returning id)"
+            " insert into projects.project_access (project_id, user_id, role)"
+            " select :p, id, 'viewer' from made"
+        ),
+        {"p": other.id},
+    )
+    conn.execute(
+        text("analyze documents.documents, staging.documents_ingest, projects.project_access, users.users")
+    )
+    plan = plan_indexes(
+        conn,
+        "select id from documents.documents where project_id = :p"
+        " order by uploaded_at desc, id desc limit 50",
+        p=project.id,
+    )
+    assert "idx_documents_project_date" in plan
+    plan = plan_indexes(
+        conn,
+        "select id from staging.documents_ingest where checksum = :c and status = 'pending'",
+        c=make_checksum(),
+    )
+    assert "idx_documents_ingest_checksum" in plan
+    plan = plan_indexes(
+        conn,
+        "select project_id from projects.project_access where user_id = :u and role = 'owner'",
+        u=owner.id,
+    )
+    assert "idx_project_access_user_role" in plan

@@ -1,5 +1,6 @@
-"""Running page scripts in AppTest as a given user, and checking the database afterwards; hostile
-text planted through the data-access layer, for the screens that must show it as text."""
+"""Running page scripts in AppTest as a given user, and checking the database afterwards; a demo
+user's sessions, opened and checked; hostile text planted through the data-access layer, for the
+screens that must show it as text."""
 
 import secrets
 from dataclasses import dataclass
@@ -34,6 +35,22 @@ def scalar(sql: str, **params):
 
 def by_label(elements, label: str):
     return next(e for e in elements if e.label == label)
+
+
+def open_sessions(login: str, n: int) -> list:
+    """`n` new sessions of the demo user `login`, as n browsers would have them."""
+    from db.domain import sessions
+
+    user_id = scalar("select id from users.users where login = :l", l=login)
+    with system_transaction() as conn:
+        return [sessions.create_session(conn, user_id=user_id, user_agent=f"browser {i}") for i in range(n)]
+
+
+def revoked(new) -> bool:
+    """Whether the session `new` (a sessions.NewSession) has been ended."""
+    return scalar(
+        "select revoked_at is not null from auth.sessions where id = cast(:s as uuid)", s=new.session.id
+    )
 
 
 # Text that Markdown, Streamlit's directives, LaTeX, HTML or plotly would act on if it were not

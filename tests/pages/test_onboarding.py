@@ -1,5 +1,7 @@
-"""The onboarding page: create, edit, delete and restore a project; permissions; empty states."""
+"""The onboarding screen (pages/onboarding.py) in AppTest: the projects each user sees; create, edit,
+delete and restore a project; permissions; empty states; the totals' recount."""
 
+import pytest
 from sqlalchemy import text
 
 from dashboard.ui import md
@@ -206,3 +208,20 @@ def test_an_admin_outside_a_project_is_told_and_the_look_is_audited_once(demo_rw
     assert not trail.exception
     shown = trail.dataframe[0].value
     assert set(shown.action) == {"rls_bypass"} and "admin@example.com" in set(shown.actor_login)
+
+
+@pytest.mark.parametrize(
+    ("login", "projects"),
+    [("lead@example.com", 11), ("viewer@example.com", 11), ("li@example.com", 1), ("admin@example.com", 11)],
+)
+def test_onboarding_shows_the_projects_the_user_can_see(demo_env, login, projects):
+    at = run_page("onboarding", login)
+    assert not at.exception
+    assert at.metric[0].label == "Projects" and at.metric[0].value == str(projects)
+    assert len(at.dataframe[0].value) == projects
+
+
+def test_onboarding_for_someone_in_no_project_says_what_to_do(demo_env):
+    at = run_page("onboarding", "ops@example.com")
+    assert not at.exception
+    assert "not a member of any project" in at.info[0].value

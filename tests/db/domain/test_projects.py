@@ -1,10 +1,14 @@
-"""db.domain.projects: which projects a user holds a permission on, and who may restore a deleted one."""
+"""db.domain.projects: name rules, history and audit, soft delete and restore (who may, and what a
+deleted project hides), the onboarding summary and its totals, and which projects a user holds a
+permission on."""
 
 import pytest
+from sqlalchemy import text
 
-from db.core.errors import PermissionDenied
-from db.domain import projects
-from tests.conftest import acting, make_project, make_user
+from db.core.engine import set_actor
+from db.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from db.domain import documents, projects, staging, tags
+from tests.conftest import acting, approve_staged, count, make_document, make_project, make_staged, make_user
 
 
 def test_a_permission_lists_only_the_live_projects_where_the_users_role_grants_it(conn):
@@ -59,3 +63,132 @@ def test_only_the_owner_and_admins_see_and_restore_a_deleted_project(conn):
         assert projects.restore_project(conn, project_id=project.id).deleted_at is None
     with acting(conn, owner):
         assert projects.list_deleted_projects(conn) == []
+
+
+def test_project_name_rules(conn):
+    owner = make_user(conn)
+    make_project(conn, owner=owner, name="Apollo")
+    with pytest.raises(Conflict, match="already exists"):
+        make_project(conn, owner=owner, name="apollo")
+    with acting(conn, owner), pytest.raises(InvalidInput, match="1 to 200"):
+        projects.create_project(conn, name="x" * 201)
+
+
+def test_a_soft_deleted_project_takes_no_writes_until_restored(conn):
+    # The row-level security policies check permissions, not a project's lifecycle: this rule is
+    # the data-access layer's alone (docs/security.md).
+    owner = make_user(conn)
+    project = make_project(conn, owner=owner)
+    staged = make_staged(conn, project=project, uploader=owner)
+    with acting(conn, owner):
+        projects.soft_delete_project(conn, project_id=project.id)
+    with acting(conn, owner), pytest.raises(NotFound):  # its staged files are out of every view
+        approve_staged(conn, ingest_id=staged.id)
+    with pytest.raises(PermissionDenied):
+        make_staged(conn, project=project, uploader=owner)
+    with acting(conn, owner), pytest.raises(PermissionDenied):
+        projects.update_project(conn, project_id=project.id, description="while deleted")
+    assert (
+        count(conn, "select count(*) from staging.documents_ingest where project_id = :p", p=project.id) == 1
+    )
+    with acting(conn, owner):
+        projects.restore_project(conn, project_id=project.id)
+        assert approve_staged(conn, ingest_id=staged.id).project_id == project.id
+
+
+def test_project_writes_leave_history_and_audit_with_the_actor(conn):
+    owner = make_user(conn)
+    project = make_project(conn, owner=owner)
+    with acting(conn, owner):
+        projects.update_project(conn, project_id=project.id, description="Now with a plan")
+        projects.soft_delete_project(conn, project_id=project.id)
+        projects.restore_project(conn, project_id=project.id)
+        history = projects.project_history(conn, project_id=project.id)
+    assert [h.operation for h in history] == ["restore", "soft_delete", "update", "insert"]
+    assert {h.changed_by for h in history} == {owner.id}
+    assert {h.changed_by_login for h in history} == {owner.login}
+    update = history[2]
+    assert update.old_values == {"description": ""}
+    assert update.new_values == {"description": "Now with a plan"}
+    trail = conn.execute(
+        text(
+            "select action, actor_id from audit.audit_log where table_name = 'projects'"
+            " and record_id = :id order by id"
+        ),
+        {"id": str(project.id)},
+    ).all()
+    assert [tuple(r) for r in trail] == [
+        ("insert", owner.id),
+        ("update", owner.id),
+        ("soft_delete", owner.id),
+        ("restore", owner.id),
+    ]
+
+
+def test_soft_deleted_rows_are_hidden_by_every_view_and_back_after_restore(conn):
+    owner = make_user(conn)
+    project = make_project(conn, owner=owner)
+    doc = make_document(conn, project=project, uploader=owner)
+    make_staged(conn, project=project, uploader=owner)
+    rejected = make_staged(conn, project=project, uploader=owner)
+    with acting(conn, owner):
+        staging.reject(conn, ingest_id=rejected.id, reason="blurry")
+
+    def visible():
+        return {
+            view: count(conn, f"select count(*) from {view} where project_id = :p", p=project.id)
+            for view in (
+                "projects.onboarding_project_summary",
+                "documents.active_documents",
+                "audit.audit_trail_by_project",
+                "staging.pending_documents",
+                "staging.rejected_documents",
+            )
+        }
+
+    assert all(visible().values())
+    with acting(conn, owner):
+        documents.soft_delete_document(conn, document_id=doc.id)
+    assert count(conn, "select count(*) from documents.active_documents where id = :i", i=doc.id) == 0
+    with acting(conn, owner):
+        projects.soft_delete_project(conn, project_id=project.id)
+    assert not any(visible().values())
+    with acting(conn, owner):
+        projects.restore_project(conn, project_id=project.id)
+        documents.restore_document(conn, document_id=doc.id)
+    assert all(visible().values())
+
+
+def test_onboarding_summary_counts(conn):
+    owner, viewer, reviewer = make_user(conn), make_user(conn), make_user(conn)
+    project = make_project(conn, owner=owner, members=[(viewer, "viewer"), (reviewer, "reviewer")])
+    doc = make_document(conn, project=project, uploader=owner)
+    make_staged(conn, project=project, uploader=owner)
+    with acting(conn, None):  # the catalogue is curated by administrators (and the command line)
+        tag = tags.create_tag(conn, name="Apollo", category="programme")
+    with acting(conn, owner):
+        tags.tag_project(conn, project_id=project.id, tag_id=tag.id)
+    with acting(conn, viewer):
+        before = projects.onboarding_summary(conn).set_index("project_id").loc[project.id]
+    # Members, tags and pending files are live; documents and bytes are counted at the next refresh.
+    assert before.document_count == 0 and before.participant_count == 3 and before.pending_files == 1
+    with acting(conn, viewer):
+        assert projects.refresh_totals(conn) is True
+        summary = projects.onboarding_summary(conn)
+    row = summary.set_index("project_id").loc[project.id]
+    assert row.document_count == 1 and row.total_bytes == doc.size_bytes
+    assert row.totals_refreshed_at is not None
+    assert row.participant_count == 3
+    assert row.participants_by_role == {"owner": 1, "viewer": 1, "reviewer": 1}
+    assert row.pending_files == 1 and list(row.tags) == ["Apollo"]
+
+
+def test_project_totals_are_not_recounted_while_fresh_and_not_for_anonymous_callers(conn):
+    owner = make_user(conn)
+    make_project(conn, owner=owner)
+    with acting(conn, owner):
+        assert projects.refresh_totals(conn) is True
+        assert projects.refresh_totals(conn, older_than_seconds=3600) is False
+    set_actor(conn, None)
+    with pytest.raises(PermissionDenied):
+        projects.refresh_totals(conn)

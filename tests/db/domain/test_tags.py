@@ -1,11 +1,13 @@
-"""db.domain.tags: setting a project's tags as a whole."""
+"""db.domain.tags: the shared catalogue, curated by administrators; setting a project's tags as a
+whole."""
 
 import pytest
 from sqlalchemy import text
 
 from db.core.errors import NotFound, PermissionDenied
+from db.core.sql import domain_errors
 from db.domain import tags
-from tests.conftest import acting, make_project, make_user
+from tests.conftest import acting, count, make_project, make_user
 
 
 def _catalogue(conn, *names: str) -> list[int]:
@@ -72,3 +74,29 @@ def test_an_unknown_tag_refuses_the_whole_set(conn):
     with acting(conn, owner), pytest.raises(NotFound, match="no such tag"):
         tags.set_project_tags(conn, project_id=project.id, tag_ids=[b, 2**62])
     assert _tag_ids(conn, project.id) == {a}
+
+
+def test_only_administrators_curate_the_shared_tag_catalogue(conn):
+    """A project's owner (anyone may create a project) tags their own project, but renames or
+    recolours no tag of the shared catalogue: every other project would see it."""
+    admin, owner = make_user(conn, roles=("admin",)), make_user(conn)
+    project = make_project(conn, owner=owner)
+    with acting(conn, admin):
+        confidential = tags.create_tag(conn, name="Confidential", category="security", color="#ff0000")
+    with acting(conn, owner):
+        tags.tag_project(conn, project_id=project.id, tag_id=confidential.id)
+        with pytest.raises(PermissionDenied, match="administrators curate"):
+            tags.update_tag(conn, tag_id=confidential.id, name="Public")
+        with pytest.raises(PermissionDenied, match="administrators curate"):
+            tags.create_tag(conn, name="Mine", category="security")
+    with acting(conn, owner):  # past the data-access check, the database says no itself
+        with pytest.raises(PermissionDenied, match="administrators curate"), domain_errors():
+            conn.execute(
+                text("select projects.update_tag(:t, 'Public', null, null, null)"), {"t": confidential.id}
+            )
+    assert (
+        count(conn, "select name from projects.tag_reference where id = :t", t=confidential.id)
+        == "Confidential"
+    )
+    with acting(conn, admin):
+        assert tags.update_tag(conn, tag_id=confidential.id, color="#00ff00").color == "#00ff00"

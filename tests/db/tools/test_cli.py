@@ -1,7 +1,11 @@
-"""`prosync ingest` and `prosync reconcile`, run as a person runs them, on a folder and on S3 (moto)."""
+"""The `prosync` command (db/tools/cli.py and db/tools/commands/) against a real server, run as a
+person runs it: each command works; mistakes give one line. `prosync ingest` stages a folder through
+the same checks as the Upload screen, into a folder or S3 (moto). (`prosync reconcile`:
+tests/db/files/test_reconcile.py; `prosync backup` and `restore`: test_backup.py.)"""
 
 import os
-import time
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import text
@@ -10,8 +14,106 @@ from db.core import migrate
 from db.core.engine import make_engine, sqlalchemy_url, system_transaction, transaction
 from db.domain import access, projects, users
 from db.tools.demo import pdf_bytes, png_bytes
-from tests.conftest import create_database, s3_environment
-from tests.db.test_cli import prosync
+from tests.conftest import create_database, postmaster_pid, process_ended, s3_environment
+from tests.waiting import wait_until
+
+
+def prosync(*args, url, env=None):
+    environment = {**os.environ, "DATABASE_URL": url, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "db.tools.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def cli_url(server_url):
+    return create_database(server_url, "prosync_cli")
+
+
+def test_upgrade_demo_and_partitions_through_the_command(cli_url, tmp_path):
+    assert "empty" in prosync("db", "current", url=cli_url).stdout
+    assert prosync("db", "upgrade", url=cli_url).returncode == 0
+    assert "up to date" in prosync("db", "current", url=cli_url).stdout
+    env = {"PROSYNC_STORAGE_DIR": str(tmp_path)}
+    first = prosync("demo", url=cli_url, env=env)
+    assert first.returncode == 0 and "lead@example.com" in first.stdout
+    again = prosync("demo", url=cli_url, env=env)
+    assert again.returncode == 0 and "already loaded" in again.stdout
+    assert any(tmp_path.rglob("*")), "demo documents have their objects in storage"
+    status = prosync("partitions", "status", url=cli_url)
+    assert "documents.documents_default" in status.stdout and "audit.audit_log_p" in status.stdout
+    maintain = prosync("partitions", "maintain", url=cli_url)
+    assert maintain.returncode == 0
+
+
+def test_user_create_and_its_mistakes(cli_url):
+    prosync("db", "upgrade", url=cli_url)
+    made = prosync(
+        "user", "create", "--email", "new.ops@example.com", "--role", "ops",
+        url=cli_url, env={"PROSYNC_NEW_PASSWORD": "a-long-ops-password"},
+    )  # fmt: skip
+    assert made.returncode == 0 and "new.ops@example.com" in made.stdout
+    again = prosync(
+        "user", "create", "--email", "NEW.OPS@example.com",
+        url=cli_url, env={"PROSYNC_NEW_PASSWORD": "a-long-ops-password"},
+    )  # fmt: skip
+    assert again.returncode == 1
+    assert again.stderr.strip() == "prosync: A user with this e-mail address already exists."
+    weak = prosync(
+        "user", "create", "--email", "weak@example.com", url=cli_url, env={"PROSYNC_NEW_PASSWORD": "short"}
+    )
+    assert weak.returncode == 1 and "Traceback" not in weak.stderr
+    assert weak.stderr.count("\n") == 1
+
+
+def test_unreachable_database_is_one_clear_line():
+    result = prosync("db", "current", url="postgresql://nobody@127.0.0.1:1/none")
+    assert result.returncode == 1
+    assert result.stderr.startswith("prosync: cannot reach the database:")
+    assert "Traceback" not in result.stderr
+
+
+def test_downgrade_to_base_through_the_command(server_url):
+    url = create_database(server_url, "prosync_cli_down")
+    assert prosync("db", "upgrade", url=url).returncode == 0
+    assert prosync("db", "downgrade", "base", url=url).returncode == 0
+    assert "empty" in prosync("db", "current", url=url).stdout
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
+def test_serve_stopped_by_a_signal_stops_the_embedded_server_it_started(tmp_path, stop):
+    import signal
+
+    from db.tools.processes import free_port, wait_until_up
+
+    port = free_port()
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DATABASE_")},
+        "PROSYNC_DATA_DIR": str(tmp_path / "data"),
+    }
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "db.tools.cli", "serve", "--port", str(port)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # the signal reaches `prosync serve` alone, as `kill` would send it
+    )
+    pgdata = tmp_path / "data" / "pgdata"
+    try:
+        assert wait_until_up(f"http://127.0.0.1:{port}/_stcore/health", seconds=120), serve.stdout.read1()
+        server = postmaster_pid(pgdata)
+        assert server is not None, "serve started the embedded server"
+        serve.send_signal(getattr(signal, stop))
+        assert serve.wait(60) == 0
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+    wait_until(lambda: process_ended(server), timeout=30, what=f"the embedded server ({server}) to stop")
+    assert postmaster_pid(pgdata) is None
 
 
 @pytest.fixture(scope="module")
@@ -109,60 +211,3 @@ def test_ingest_into_s3_puts_every_object_in_the_bucket(ingest_db, tmp_path, mot
     )  # fmt: skip
     keys = [o["Key"] for o in client.list_objects_v2(Bucket="prosync-test", Prefix="cli/")["Contents"]]
     assert len(keys) == 3 and all(k.startswith("cli/sha256/") for k in keys)
-
-
-def test_reconcile_finds_orphans_missing_and_corrupt_objects_and_fixes_what_it_can(server_url, tmp_path):
-    url = create_database(server_url, "prosync_reconcile")
-    migrate.upgrade(url=url)
-    objects = tmp_path / "objects"
-    env = {"PROSYNC_STORAGE_DIR": str(objects)}
-    assert prosync("demo", url=url, env=env).returncode == 0
-    clean = prosync("reconcile", "--verify", url=url, env=env)
-    assert clean.returncode == 0 and "storage and database agree" in clean.stdout, clean.stdout + clean.stderr
-
-    files = sorted(p for p in (objects / "sha256").rglob("*") if p.is_file())
-    missing, corrupt = files[0], files[1]
-    missing.unlink()
-    corrupt.write_bytes(bytes(len(corrupt.read_bytes())))  # same size, other bytes
-    orphan = objects / "sha256" / "ab" / "cd" / ("abcd" + "0" * 60)
-    orphan.parent.mkdir(parents=True, exist_ok=True)
-    orphan.write_bytes(b"left behind by a killed process")
-    young = objects / "sha256" / "ef" / "01" / ("ef01" + "0" * 60)
-    young.parent.mkdir(parents=True, exist_ok=True)
-    young.write_bytes(b"an upload in flight")
-    in_flight = objects / "sha256" / "12" / "34" / ("1234" + "0" * 60)
-    in_flight.parent.mkdir(parents=True, exist_ok=True)
-    in_flight.write_bytes(b"a long upload, still claimed")
-    old = time.time() - 2 * 3600
-    for path in (orphan, in_flight):
-        os.utime(path, (old, old))
-    engine = make_engine(sqlalchemy_url(url))
-    with engine.begin() as conn:  # a live claim, and one left by an upload whose process was killed
-        conn.execute(
-            text(
-                "insert into staging.upload_claims (checksum, claimed_at) values"
-                " (:live, now() - interval '5 minutes'), (:dead, now() - interval '3 hours')"
-            ),
-            {"live": in_flight.name, "dead": "dead" + "0" * 60},
-        )
-
-    report = prosync("reconcile", url=url, env=env)
-    assert report.returncode == 1
-    assert f"missing     local  {missing.relative_to(objects).as_posix()}" in report.stdout
-    assert "document(s)" in report.stdout
-    assert f"orphan      local  {orphan.relative_to(objects).as_posix()}" in report.stdout
-    assert "may be an upload in flight" in report.stdout
-    assert "corrupt" not in report.stdout, "sizes match: only --verify reads the bytes"
-    verify = prosync("reconcile", "--verify", url=url, env=env)
-    assert f"corrupt     local  {corrupt.relative_to(objects).as_posix()}" in verify.stdout
-
-    fixed = prosync("reconcile", "--fix", url=url, env=env)
-    assert f"removed     local  {orphan.relative_to(objects).as_posix()}" in fixed.stdout
-    assert not orphan.exists() and young.exists(), "only orphans older than the grace period go"
-    assert in_flight.exists() and "an upload in flight claims it" in fixed.stdout
-    assert "1 claim(s) of uploads that never finished dropped" in fixed.stdout
-    with engine.connect() as conn:
-        claims = conn.execute(text("select checksum from staging.upload_claims")).scalars().all()
-    engine.dispose()
-    assert claims == [in_flight.name]
-    assert fixed.returncode == 1, "a missing object cannot be fixed, and is still reported"

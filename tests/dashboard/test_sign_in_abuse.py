@@ -1,6 +1,7 @@
-"""Sign-in under attack, with real threads against the routes served by uvicorn on loopback (as
-`prosync serve` serves them): guesses sent at once are counted before any is checked, and at most a
-few password checks run at once, the rest answered 429 with Retry-After."""
+"""Sign-in under attack (dashboard/auth_routes.py over db/domain/sessions.py), with real threads
+against the routes served by uvicorn on loopback (as `prosync serve` serves them): guesses sent at
+once are counted before any is checked, and at most a few password checks run at once, the rest
+answered 429 with Retry-After."""
 
 from __future__ import annotations
 
@@ -18,15 +19,15 @@ from db.core.engine import system_transaction
 from db.domain import sessions, users
 from db.tools.demo import DEMO_PASSWORD
 from db.tools.processes import free_port, wait_until_up
+from tests.dashboard.helpers import forget_attempts, routes_app
 from tests.pages.helpers import scalar
-from tests.pages.test_auth_routes import _app, _forget_attempts
 from tests.waiting import wait_until
 
 
 @pytest.fixture
 def served(demo_env):
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(_app(), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(routes_app(), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
@@ -34,7 +35,7 @@ def served(demo_env):
     yield url
     server.should_exit = True
     thread.join(10)
-    _forget_attempts()
+    forget_attempts()
 
 
 class Checks:

@@ -1,4 +1,4 @@
-"""The ops screen in AppTest: every tab renders real figures for ops; others are refused."""
+"""The ops screen (pages/ops.py) in AppTest: every tab renders real figures for ops; others are refused."""
 
 import pytest
 

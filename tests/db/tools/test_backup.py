@@ -11,7 +11,7 @@ from db.core import migrate
 from db.core.embedded import ensure_server
 from db.core.errors import Conflict
 from tests.conftest import create_database
-from tests.db.test_cli import prosync
+from tests.db.tools.test_cli import prosync
 
 
 def _facts(url: str, objects) -> dict:

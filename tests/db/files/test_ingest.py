@@ -1,8 +1,10 @@
-"""Ingest through both object stores: every check, every refusal, approval, rejection, purge, reopen."""
+"""db/files/ingest.py through both object stores: staging by content, duplicates, permissions,
+approval with a preview, rejection, purge and reopen, batches, failures of the store or the record
+that leave nothing behind. (What a file is and every refusal of its bytes or name:
+test_filetypes.py.)"""
 
 import io
 import subprocess
-import zipfile
 from contextlib import contextmanager
 
 import pytest
@@ -19,16 +21,6 @@ from db.domain import contents, staging
 from db.files import ingest, storage
 from db.tools.demo import pdf_bytes, png_bytes
 from tests.conftest import acting, approve_staged, count, make_project, make_user
-
-
-@pytest.fixture
-def team(conn):
-    owner = make_user(conn)
-    contributor, reviewer, viewer = make_user(conn), make_user(conn), make_user(conn)
-    project = make_project(
-        conn, owner=owner, members=[(contributor, "contributor"), (reviewer, "reviewer"), (viewer, "viewer")]
-    )
-    return project, owner, contributor, reviewer, viewer
 
 
 def unit(conn, user):
@@ -49,8 +41,8 @@ def staged_rows(conn) -> int:
     return count(conn, "select count(*) from staging.documents_ingest")
 
 
-def test_a_file_is_stored_by_content_and_staged(conn, store, team):
-    project, _, contributor, _, _ = team
+def test_a_file_is_stored_by_content_and_staged(conn, store, upload_team):
+    project, _, contributor, _, _ = upload_team
     data = pdf_bytes("Quarterly report")
     outcome = stage(
         conn,
@@ -75,79 +67,8 @@ def test_a_file_is_stored_by_content_and_staged(conn, store, team):
         assert stream.read() == data
 
 
-def zip_bomb() -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("zeros.bin", b"\0" * (20 * 1024 * 1024))
-    return out.getvalue()
-
-
-REFUSALS = [
-    ("empty.txt", b"", None, "empty"),
-    ("tool.exe", b"MZ\x90\x00" + b"\0" * 60, None, "Windows executable.*not accepted"),
-    ("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg"></svg>', None, "SVG.*not accepted"),
-    ("page.html", b"<!DOCTYPE html><html><script>alert(1)</script></html>", None, "HTML.*not accepted"),
-    ("invoice.pdf", png_bytes(4, 4, (1, 2, 3)), None, r"ends in \.pdf, but its bytes are a PNG image"),
-    ("invoice", pdf_bytes("x"), None, r"has no extension, but its bytes are a PDF \(\.pdf\)"),
-    ("report.pdf", pdf_bytes("x"), "image/png", "declared as image/png, but its bytes are a PDF"),
-    ("../../etc/passwd.txt", b"root", None, "contains a path"),
-    ("nul\x00.txt", b"text", None, "NUL"),
-    ("a" * 296 + ".txt", b"text", None, "300 characters long"),
-    ("cod\u202etxt.exe", b"text", None, "right-to-left"),
-    ("line\nbreak.txt", b"text", None, "control characters"),
-    ("bomb.zip", zip_bomb(), None, "zip bomb"),
-    ("broken.zip", b"PK\x03\x04" + b"\xff" * 100, None, "damaged"),
-    ("photo.png", png_bytes(4, 4, (9, 9, 9)) + zip_bomb(), None, "polyglot"),
-    ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\x13" * 200, None, "image is damaged"),
-    ("blob.txt", bytes(range(256)) * 4, None, "cannot tell what kind of file"),
-    ("script.txt", b"#!/bin/sh\nrm -rf /\n", None, "Shell script.*not accepted"),
-]
-
-
-@pytest.mark.parametrize(("name", "data", "declared", "message"), REFUSALS, ids=[r[3][:20] for r in REFUSALS])
-def test_every_refusal_says_why_and_leaves_nothing_behind(conn, store, team, name, data, declared, message):
-    project, _, contributor, _, _ = team
-    rows, audit = staged_rows(conn), count(conn, "select count(*) from audit.audit_log")
-    with pytest.raises(InvalidInput, match=message):
-        stage(conn, contributor, project, name, data, declared_mime=declared)
-    assert staged_rows(conn) == rows
-    assert count(conn, "select count(*) from audit.audit_log") == audit
-    assert objects(store) == []
-
-
-def test_a_file_over_its_types_limit_is_refused(conn, store, team):
-    project, _, contributor, _, _ = team
-    with acting(conn, None):
-        conn.exec_driver_sql(
-            "update documents.filetype_reference set max_size_bytes = 100 where mime_type = 'text/plain'"
-        )
-    with pytest.raises(InvalidInput, match="101 bytes; a Text may be at most 100 bytes"):
-        stage(conn, contributor, project, "long.txt", b"x" * 101)
-    assert objects(store) == [] and staged_rows(conn) == 0
-
-
-def test_browser_aliases_and_generic_types_are_accepted(conn, store, team):
-    project, _, contributor, _, _ = team
-    assert stage(
-        conn, contributor, project, "data.csv", b"a,b\n1,2\n", declared_mime="application/vnd.ms-excel"
-    ).ok
-    photo = stage(
-        conn,
-        contributor,
-        project,
-        "photo.jpg.png",
-        png_bytes(8, 8, (0, 0, 0)),
-        declared_mime="application/octet-stream",
-    )
-    assert photo.staged.detected_mime == "image/png"
-    notes = stage(
-        conn, contributor, project, "notes.md", "# Notes — ünïcode\n".encode(), declared_mime="text/plain"
-    )
-    assert notes.staged.detected_mime == "text/markdown"
-
-
-def test_uploading_without_permission_is_refused_before_anything_is_stored(conn, store, team):
-    project, _, _, _, viewer = team
+def test_uploading_without_permission_is_refused_before_anything_is_stored(conn, store, upload_team):
+    project, _, _, _, viewer = upload_team
     outsider = make_user(conn)
     with pytest.raises(PermissionDenied):
         stage(conn, viewer, project, "a.txt", b"viewer text")
@@ -156,8 +77,10 @@ def test_uploading_without_permission_is_refused_before_anything_is_stored(conn,
     assert objects(store) == [] and staged_rows(conn) == 0
 
 
-def test_duplicates_are_reported_in_the_project_and_only_in_projects_the_uploader_sees(conn, store, team):
-    project, owner, contributor, reviewer, _ = team
+def test_duplicates_are_reported_in_the_project_and_only_in_projects_the_uploader_sees(
+    conn, store, upload_team
+):
+    project, owner, contributor, reviewer, _ = upload_team
     first = stage(conn, contributor, project, "a.txt", b"same bytes").staged
     with pytest.raises(DuplicateContent, match=r"already waiting for review \(as a.txt"):
         stage(conn, contributor, project, "b.txt", b"same bytes")
@@ -184,16 +107,16 @@ def test_duplicates_are_reported_in_the_project_and_only_in_projects_the_uploade
     assert hidden.name not in again.message
 
 
-def test_a_failed_record_removes_the_object_it_stored(conn, store, team):
-    project, _, contributor, _, _ = team
+def test_a_failed_record_removes_the_object_it_stored(conn, store, upload_team):
+    project, _, contributor, _, _ = upload_team
     with pytest.raises(InvalidInput, match="Notes are longer|longer than 10,000"):
         stage(conn, contributor, project, "a.txt", b"with long notes", notes="n" * 10_001)
     assert objects(store) == [] and staged_rows(conn) == 0
     assert stage(conn, contributor, project, "a.txt", b"with long notes", notes="short").ok
 
 
-def test_a_failed_record_keeps_an_object_that_others_use(conn, store, team):
-    project, owner, contributor, _, _ = team
+def test_a_failed_record_keeps_an_object_that_others_use(conn, store, upload_team):
+    project, owner, contributor, _, _ = upload_team
     kept = stage(conn, contributor, project, "a.txt", b"shared bytes").staged
     other = make_project(conn, owner=owner, members=[(contributor, "contributor")])
     with pytest.raises(InvalidInput):
@@ -201,8 +124,8 @@ def test_a_failed_record_keeps_an_object_that_others_use(conn, store, team):
     assert objects(store) == [kept.object_key]
 
 
-def test_approval_makes_a_document_with_a_preview(conn, store, team):
-    project, _, contributor, reviewer, _ = team
+def test_approval_makes_a_document_with_a_preview(conn, store, upload_team):
+    project, _, contributor, reviewer, _ = upload_team
     for name, data in (("shot.png", png_bytes(600, 300, (200, 10, 10))), ("brief.pdf", pdf_bytes("Brief"))):
         staged = stage(conn, contributor, project, name, data).staged
         outcome = ingest.approve_file(unit(conn, reviewer), ingest_id=staged.id, reviewer_notes="fine")
@@ -223,8 +146,8 @@ def test_approval_makes_a_document_with_a_preview(conn, store, team):
     assert ingest.approve_file(unit(conn, reviewer), ingest_id=text_file.id).document.preview_key is None
 
 
-def test_approval_and_rejection_need_the_review_permission_and_a_reason(conn, store, team):
-    project, _, contributor, reviewer, _ = team
+def test_approval_and_rejection_need_the_review_permission_and_a_reason(conn, store, upload_team):
+    project, _, contributor, reviewer, _ = upload_team
     staged = stage(conn, contributor, project, "a.txt", b"needs review").staged
     with pytest.raises(PermissionDenied):
         ingest.approve_file(unit(conn, contributor), ingest_id=staged.id)
@@ -239,8 +162,8 @@ def test_approval_and_rejection_need_the_review_permission_and_a_reason(conn, st
     )
 
 
-def test_bulk_decisions_report_each_file(conn, store, team):
-    project, _, contributor, reviewer, _ = team
+def test_bulk_decisions_report_each_file(conn, store, upload_team):
+    project, _, contributor, reviewer, _ = upload_team
     ids = [stage(conn, contributor, project, f"f{n}.txt", f"file {n}".encode()).staged.id for n in range(3)]
     approved = ingest.each(ids[:2], lambda i: ingest.approve_file(unit(conn, reviewer), ingest_id=i))
     assert [o.status for o in approved] == ["approved", "approved"]
@@ -249,8 +172,8 @@ def test_bulk_decisions_report_each_file(conn, store, team):
     assert "already handled" in again[0].message
 
 
-def test_a_batch_stages_each_file_and_a_refusal_stops_only_itself(conn, store, team):
-    project, _, contributor, _, _ = team
+def test_a_batch_stages_each_file_and_a_refusal_stops_only_itself(conn, store, upload_team):
+    project, _, contributor, _, _ = upload_team
     report = pdf_bytes("Batch report")
     files = [
         ingest.FileToStage("report.pdf", io.BytesIO(report)),
@@ -267,16 +190,16 @@ def test_a_batch_stages_each_file_and_a_refusal_stops_only_itself(conn, store, t
     assert sorted(objects(store)) == sorted(o.staged.object_key for o in outcomes if o.staged)
 
 
-def test_a_batch_is_refused_whole_without_upload_permission(conn, store, team):
-    project, _, _, _, viewer = team
+def test_a_batch_is_refused_whole_without_upload_permission(conn, store, upload_team):
+    project, _, _, _, viewer = upload_team
     files = [ingest.FileToStage("a.txt", io.BytesIO(b"a\n")), ingest.FileToStage("b.txt", io.BytesIO(b"b\n"))]
     with pytest.raises(PermissionDenied):
         ingest.stage_files(unit(conn, viewer), project_id=project.id, files=files)
     assert objects(store) == []
 
 
-def test_approving_a_selection_reports_each_file_and_a_refusal_undoes_no_other(conn, store, team):
-    project, _, contributor, reviewer, _ = team
+def test_approving_a_selection_reports_each_file_and_a_refusal_undoes_no_other(conn, store, upload_team):
+    project, _, contributor, reviewer, _ = upload_team
     text_file = stage(conn, contributor, project, "a.txt", b"first file\n").staged
     pdf = stage(conn, contributor, project, "b.pdf", pdf_bytes("second file")).staged
     rejected = stage(conn, contributor, project, "c.txt", b"third file\n").staged
@@ -295,8 +218,8 @@ def test_approving_a_selection_reports_each_file_and_a_refusal_undoes_no_other(c
     assert made == 2
 
 
-def test_a_rejected_file_can_be_reopened_or_purged(conn, store, team):
-    project, owner, contributor, reviewer, _ = team
+def test_a_rejected_file_can_be_reopened_or_purged(conn, store, upload_team):
+    project, owner, contributor, reviewer, _ = upload_team
     staged = stage(conn, contributor, project, "a.txt", b"rejected bytes").staged
     ingest.reject_file(unit(conn, reviewer), ingest_id=staged.id, reason="wrong project")
     with acting(conn, reviewer):
@@ -320,8 +243,8 @@ def test_a_rejected_file_can_be_reopened_or_purged(conn, store, team):
         ingest.purge_file(unit(conn, reviewer), ingest_id=staged.id)
 
 
-def test_purging_keeps_content_that_another_project_uses(conn, store, team):
-    project, owner, contributor, reviewer, _ = team
+def test_purging_keeps_content_that_another_project_uses(conn, store, upload_team):
+    project, owner, contributor, reviewer, _ = upload_team
     other = make_project(conn, owner=owner, members=[(contributor, "contributor")])
     kept = stage(conn, contributor, other, "keep.txt", b"two homes").staged
     gone = stage(conn, contributor, project, "drop.txt", b"two homes").staged
@@ -333,9 +256,9 @@ def test_purging_keeps_content_that_another_project_uses(conn, store, team):
 
 
 def test_a_purge_during_an_upload_of_the_same_bytes_keeps_the_object_the_upload_records(
-    conn, store, team, monkeypatch
+    conn, store, upload_team, monkeypatch
 ):
-    project, _, contributor, reviewer, _ = team
+    project, _, contributor, reviewer, _ = upload_team
     rejected = stage(conn, contributor, project, "old.txt", b"back again").staged
     ingest.reject_file(unit(conn, reviewer), ingest_id=rejected.id, reason="not yet")
     store_object = ingest._store_object
@@ -353,8 +276,8 @@ def test_a_purge_during_an_upload_of_the_same_bytes_keeps_the_object_the_upload_
     assert count(conn, "select count(*) from staging.upload_claims") == 0, "the upload released its claim"
 
 
-def test_a_failed_upload_keeps_an_object_that_another_upload_in_flight_claims(conn, store, team):
-    project, _, contributor, _, _ = team
+def test_a_failed_upload_keeps_an_object_that_another_upload_in_flight_claims(conn, store, upload_team):
+    project, _, contributor, _, _ = upload_team
     with acting(conn, contributor):
         [claim] = contents.claim_contents(conn, checksums=[storage.hash_stream(io.BytesIO(b"in flight"))[0]])
     with pytest.raises(InvalidInput):
@@ -367,8 +290,8 @@ def test_a_failed_upload_keeps_an_object_that_another_upload_in_flight_claims(co
     assert objects(store) == [] and count(conn, "select count(*) from staging.upload_claims") == 0
 
 
-def test_reopening_is_refused_once_the_content_became_a_document(conn, store, team):
-    project, _, contributor, reviewer, _ = team
+def test_reopening_is_refused_once_the_content_became_a_document(conn, store, upload_team):
+    project, _, contributor, reviewer, _ = upload_team
     first = stage(conn, contributor, project, "a.txt", b"twice").staged
     ingest.reject_file(unit(conn, reviewer), ingest_id=first.id, reason="later")
     second = stage(conn, contributor, project, "b.txt", b"twice").staged
@@ -404,12 +327,12 @@ class StopsTheStoreMidUpload(io.BytesIO):
 
 
 def test_the_object_store_failing_mid_upload_leaves_nothing_and_a_retry_succeeds(
-    conn, moto_s3, team, monkeypatch
+    conn, moto_s3, upload_team, monkeypatch
 ):
     from tests.conftest import _refresh_settings
 
     _on_s3(moto_s3, monkeypatch, "fault")
-    project, _, contributor, _, _ = team
+    project, _, contributor, _, _ = upload_team
     data = pdf_bytes("arrives later") + b"%" + b"x" * (11 * 1024 * 1024)  # three parts of 5 MB
     store = storage.make_store("s3", "s3")
     moto_s3.start()
@@ -428,12 +351,12 @@ def test_the_object_store_failing_mid_upload_leaves_nothing_and_a_retry_succeeds
 
 
 def test_the_object_store_stopping_before_an_approval_approves_without_a_preview_and_says_nothing_lost(
-    conn, moto_s3, team, monkeypatch
+    conn, moto_s3, upload_team, monkeypatch
 ):
     from tests.conftest import _refresh_settings
 
     _on_s3(moto_s3, monkeypatch, "approval-fault")
-    project, _, contributor, reviewer, _ = team
+    project, _, contributor, reviewer, _ = upload_team
     shot = stage(conn, contributor, project, "shot.png", png_bytes(300, 200, (5, 6, 7))).staged
     moto_s3.stop()  # the preview cannot be read or written; the approval is a database write only
     try:
@@ -472,13 +395,13 @@ def _on_local(monkeypatch, folder) -> storage.ObjectStore:
 
 
 def test_a_storage_folder_that_refuses_writes_leaves_nothing_and_a_retry_succeeds(
-    conn, team, tmp_path, monkeypatch
+    conn, upload_team, tmp_path, monkeypatch
 ):
     from tests.conftest import _refresh_settings
 
     folder = tmp_path / "objects"
     store = _on_local(monkeypatch, folder)
-    project, _, contributor, _, _ = team
+    project, _, contributor, _, _ = upload_team
     data = pdf_bytes("refused by the disk")
     with unwritable(folder):
         with pytest.raises(StorageUnavailable, match="The storage folder refused the file"):
@@ -492,13 +415,13 @@ def test_a_storage_folder_that_refuses_writes_leaves_nothing_and_a_retry_succeed
 
 
 def test_a_storage_folder_that_refuses_writes_at_approval_approves_without_a_preview(
-    conn, team, tmp_path, monkeypatch
+    conn, upload_team, tmp_path, monkeypatch
 ):
     from tests.conftest import _refresh_settings
 
     folder = tmp_path / "objects"
     store = _on_local(monkeypatch, folder)
-    project, _, contributor, reviewer, _ = team
+    project, _, contributor, reviewer, _ = upload_team
     shot = stage(conn, contributor, project, "shot.png", png_bytes(300, 200, (1, 2, 3))).staged
     with unwritable(folder):  # the preview cannot be written; the approval is a database write only
         outcome = ingest.approve_file(unit(conn, reviewer), ingest_id=shot.id)

@@ -1,4 +1,6 @@
-"""transaction(): one unit of work, committed whole or not at all; errors at commit are domain errors."""
+"""db.core.engine: transaction() is one unit of work, committed whole or not at all, its errors at
+commit domain errors, the actor set on it alone; an answer the connection remembers (a permission) is
+forgotten as soon as a write or a rollback could change it."""
 
 import pytest
 from sqlalchemy import text
@@ -7,11 +9,13 @@ from db.core import migrate
 from db.core.engine import make_engine, sqlalchemy_url, system_transaction, transaction
 from db.core.errors import Conflict, InvalidInput
 from db.domain import access, projects, users
-from tests.conftest import create_database
+from tests.conftest import acting, create_database, make_project, make_user
 
 
 @pytest.fixture(scope="module")
 def engine(server_url):
+    """An engine (made by make_engine, with its hooks) on a database of its own, for the units of
+    work here that commit; the `conn` fixture in this module runs on it too."""
     url = create_database(server_url, "prosync_transactions")
     migrate.upgrade(url=url)
     engine = make_engine(sqlalchemy_url(url))
@@ -59,3 +63,20 @@ def test_the_actor_is_set_on_the_transaction_and_only_on_it(engine, owner):
         assert access.project_role(conn, project_id=project.id).role == "owner"
     with engine.connect() as conn:
         assert conn.execute(text("select system.current_actor()")).scalar_one() is None
+
+
+def test_a_remembered_permission_is_forgotten_when_access_changes_or_rolls_back(conn):
+    owner, member = make_user(conn), make_user(conn)
+    project = make_project(conn, owner=owner, members=[(member, "contributor")])
+    revoke = text("delete from projects.project_access where project_id = :p and user_id = :u")
+    with acting(conn, member):
+        assert access.project_role(conn, project_id=project.id).role == "contributor"
+        savepoint = conn.begin_nested()
+        with acting(conn, None):  # a contributor may not remove members, themselves included
+            conn.execute(revoke, {"p": project.id, "u": member.id})
+        assert access.project_role(conn, project_id=project.id) is None, "seen by the very next check"
+        savepoint.rollback()
+        assert access.project_role(conn, project_id=project.id).role == "contributor"
+        with acting(conn, None):  # an administrator's change, seen by the member's next check
+            conn.execute(text("update users.users set is_active = false where id = :u"), {"u": member.id})
+        assert access.project_role(conn, project_id=project.id) is None

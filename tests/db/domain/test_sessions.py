@@ -1,4 +1,5 @@
-"""Sessions and users through the data-access module."""
+"""db.domain.sessions: session tokens (only their hash stored), expiry, idle timeout and revocation,
+each audited; signing in, its throttling per account, device and client address."""
 
 from datetime import timedelta
 
@@ -7,7 +8,7 @@ from sqlalchemy import text
 
 from db.core.errors import AuthenticationFailed, Conflict, InvalidInput, PermissionDenied
 from db.domain import sessions, users
-from tests.conftest import TEST_PASSWORD, acting, count, make_user
+from tests.conftest import acting, count, is_live, make_user, open_sessions
 
 
 def test_only_the_hash_of_a_session_token_is_stored(conn):
@@ -53,6 +54,18 @@ def test_revoked_expired_and_idle_sessions_are_refused_with_the_reason(conn):
             sessions.resolve_session(conn, token=short.token)
         with pytest.raises(AuthenticationFailed, match="not valid"):
             sessions.resolve_session(conn, token="made-up")
+
+
+def test_session_must_expire_after_it_starts(conn):
+    user = make_user(conn)
+    with pytest.raises(Exception, match="sessions_expiry_after_creation"):
+        conn.execute(
+            text(
+                "insert into auth.sessions (user_id, token_hash, expires_at)"
+                " values (:u, sha256('x'), now() - interval '1 hour')"
+            ),
+            {"u": user.id},
+        )
 
 
 def _session_events(conn, session_id):
@@ -107,26 +120,6 @@ def test_touch_writes_at_most_once_a_minute_and_is_not_audited(conn):
     assert after == mid and mid == before + 1  # only the created_at edit above, not the touch
 
 
-def test_deactivating_a_user_ends_their_sessions_and_sign_in(conn):
-    admin, user = make_user(conn, roles=("admin",)), make_user(conn)
-    with acting(conn, user):
-        new = sessions.create_session(conn, user_id=user.id)
-    with acting(conn, admin):
-        users.deactivate_user(conn, user_id=user.id)
-    with pytest.raises(AuthenticationFailed):
-        sessions.resolve_session(conn, token=new.token)
-    with acting(conn, None), pytest.raises(AuthenticationFailed, match="not correct"):
-        users.authenticate(conn, login=user.login, password=TEST_PASSWORD)
-
-
-def test_only_admins_manage_users_and_not_themselves(conn):
-    admin, user = make_user(conn, roles=("admin",)), make_user(conn)
-    with acting(conn, user), pytest.raises(PermissionDenied, match="administrator"):
-        users.deactivate_user(conn, user_id=admin.id)
-    with acting(conn, admin), pytest.raises(Conflict, match="your own"):
-        users.deactivate_user(conn, user_id=admin.id)
-
-
 def test_a_user_sees_only_their_own_sessions(conn):
     one, other = make_user(conn), make_user(conn)
     with acting(conn, one):
@@ -134,21 +127,6 @@ def test_a_user_sees_only_their_own_sessions(conn):
         assert len(sessions.list_sessions(conn, user_id=one.id)) == 1
         with pytest.raises(PermissionDenied):
             sessions.list_sessions(conn, user_id=other.id)
-
-
-def test_password_change_is_audited_without_the_hash(conn):
-    user = make_user(conn)
-    with acting(conn, user):
-        users.set_password(conn, user_id=user.id, password="a-brand-new-passphrase")
-        assert users.authenticate(conn, login=user.login, password="a-brand-new-passphrase").id == user.id
-    row = conn.execute(
-        text(
-            "select changed_columns, new_values from audit.audit_log where table_name = 'users'"
-            " and record_id = :id and 'password_hash' = any(changed_columns)"
-        ),
-        {"id": str(user.id)},
-    ).one()
-    assert "password_hash" not in (row.new_values or {})
 
 
 def anonymous(conn):
@@ -308,79 +286,13 @@ def test_a_password_longer_than_the_policy_is_refused_without_hashing(conn, monk
     assert outcome.message == "The e-mail address or password is not correct." and hashed == []
 
 
-def _open(conn, user, n: int = 1):
-    with acting(conn, user):
-        return [sessions.create_session(conn, user_id=user.id, user_agent=f"browser {i}") for i in range(n)]
-
-
-def _live(conn, new) -> bool:
-    try:
-        sessions.resolve_session(conn, token=new.token)
-    except AuthenticationFailed:
-        return False
-    return True
-
-
-def test_an_admins_password_reset_ends_every_session_of_that_user(conn):
-    """A stolen copy of the cookie stops working the moment an admin resets the password."""
-    admin, user = make_user(conn, roles=("admin",)), make_user(conn)
-    stolen, mine = _open(conn, user, 2)
-    admin_session = _open(conn, admin)[0]
-    with acting(conn, admin):
-        assert users.set_password(
-            conn, user_id=user.id, password="a-reset-passphrase", keep_session=admin_session.session.id
-        ) == 2  # fmt: skip
-    assert not _live(conn, stolen) and not _live(conn, mine) and _live(conn, admin_session)
-    with pytest.raises(AuthenticationFailed, match="signed out"):
-        sessions.resolve_session(conn, token=stolen.token)
-    assert count(
-        conn,
-        "select count(*) from audit.audit_log where action = 'sessions_ended' and record_id = :u"
-        " and context ->> 'reason' = 'password reset by an administrator'",
-        u=str(user.id),
-    ) == 1  # fmt: skip
-
-
-def test_changing_ones_own_password_keeps_this_session_and_ends_the_others(conn):
-    user = make_user(conn)
-    here, elsewhere = _open(conn, user, 2)
-    with acting(conn, user):
-        with pytest.raises(AuthenticationFailed, match="current password"):
-            users.change_own_password(conn, current_password="wrong", new_password="a-new-passphrase-1")
-        ended = users.change_own_password(
-            conn,
-            current_password=TEST_PASSWORD,
-            new_password="a-new-passphrase-1",
-            keep_session=here.session.id,
-        )
-        assert ended == 1
-    assert _live(conn, here) and not _live(conn, elsewhere)
-
-
-def test_a_change_of_system_role_ends_the_users_sessions(conn):
-    admin, user = make_user(conn, roles=("admin",)), make_user(conn)
-    (granted,) = _open(conn, user)
-    with acting(conn, admin):
-        users.grant_system_role(conn, user_id=user.id, role="ops")
-    assert not _live(conn, granted)
-    (taken,) = _open(conn, user)
-    with acting(conn, admin):
-        users.revoke_system_role(conn, user_id=user.id, role="ops")
-    assert not _live(conn, taken)
-    # An admin changing their own roles keeps the session they do it from.
-    here, other = _open(conn, admin, 2)
-    with acting(conn, admin):
-        users.grant_system_role(conn, user_id=admin.id, role="ops", keep_session=here.session.id)
-    assert _live(conn, here) and not _live(conn, other)
-
-
 def test_a_user_signs_out_everywhere_else(conn):
     user, stranger = make_user(conn), make_user(conn)
-    here, *others = _open(conn, user, 3)
-    (theirs,) = _open(conn, stranger)
+    here, *others = open_sessions(conn, user, 3)
+    (theirs,) = open_sessions(conn, stranger)
     with acting(conn, user):
         assert sessions.sign_out_other_sessions(conn, keep_session_id=here.session.id) == 2
-    assert _live(conn, here) and not any(_live(conn, o) for o in others) and _live(conn, theirs)
+    assert is_live(conn, here) and not any(is_live(conn, o) for o in others) and is_live(conn, theirs)
     ended = "select count(*) from audit.audit_log where action = 'sessions_ended' and actor_id = :u"
     assert count(conn, ended, u=user.id) == 1
 

@@ -1,5 +1,5 @@
-"""No upload can crash the server: previews are rendered in worker processes with limits
-(db/files/preview_worker.py), and decompression bombs are refused at upload.
+"""No upload can crash the server: previews (db/files/previews.py) are rendered in worker processes
+with limits (db/files/preview_worker.py). (Decompression bombs refused at upload: test_filetypes.py.)
 
 Found: rendering PDF previews from several threads at once killed the server process (pdfium is
 not thread-safe, and db/files/previews.py called it from Streamlit's script threads); a 100-megapixel PNG
@@ -23,9 +23,8 @@ from PIL import Image
 
 from db.core import migrate
 from db.core.engine import make_engine, sqlalchemy_url, system_transaction, transaction
-from db.core.errors import InvalidInput
 from db.domain import access, projects, users
-from db.files import filetypes, ingest, previews, storage
+from db.files import ingest, previews, storage
 from tests.conftest import _refresh_settings, create_database
 
 WORKERS = Path(__file__).resolve().parent / "preview_workers"
@@ -116,7 +115,7 @@ def test_a_file_that_crashes_or_hangs_the_renderer_fails_only_its_own_preview(
     """The renderer is swapped for one that dies (SIGSEGV, as pdfium did), sleeps, spins on the CPU
     or allocates without end: real processes and real limits, with the real parent around them."""
     engine, _, _, reviewer, _ = team
-    monkeypatch.setattr(previews, "WORKER_MODULE", f"tests.db.preview_workers.{worker}")
+    monkeypatch.setattr(previews, "WORKER_MODULE", f"tests.db.files.preview_workers.{worker}")
     monkeypatch.setattr(previews, "WALL_SECONDS", 3)
     monkeypatch.setenv("PROSYNC_PREVIEW_CPU_SECONDS", "1")
     monkeypatch.setenv("PROSYNC_PREVIEW_MEMORY_BYTES", str(200 * 1024 * 1024))
@@ -156,26 +155,6 @@ def test_a_100_megapixel_image_is_previewed_within_the_workers_memory_or_not_at_
     outcome = ingest.approve_file(_unit(engine, reviewer), ingest_id=staged.id)
     assert outcome.status == "approved"
     assert outcome.message == "approved; no preview: it needed more than 256 MB of memory"
-
-
-def test_decompression_bombs_are_refused_at_upload_with_a_clear_message(team):
-    engine = team[0]
-    with system_transaction(engine=engine) as conn:
-        known = filetypes.load_filetypes(conn)
-
-    def check(data: bytes, name: str):
-        return filetypes.check_file(
-            io.BytesIO(data), name=name, size=len(data), declared_mime=None, filetypes=known
-        )
-
-    bomb = _png(10_000, 10_000)  # 100 megapixels in about 100 KB
-    with pytest.raises(InvalidInput, match="decompression bomb"):
-        check(bomb, "bomb.png")
-    too_big = _png(12_000, 10_000)
-    with pytest.raises(InvalidInput, match="at most 100,000,000 are allowed"):
-        check(too_big, "big.png")
-    photo = _png(2_000, 1_500, "RGB")  # an ordinary image passes
-    assert check(photo, "ok.png").mime_type == "image/png"
 
 
 def test_the_worker_gets_no_secret_from_the_server(monkeypatch):

@@ -20,7 +20,7 @@ def _include(obj, name, type_, reflected, compare_to):
         # Partitions are made by partition maintenance, not by table definitions.
         return not PARTITION.search(name)
     # Indexes and unique constraints are expression/partial indexes written in SQL; they are
-    # checked by name in test_model.py.
+    # checked by name in tests/db/test_reads.py (test_named_indexes_serve_their_queries).
     return type_ not in ("index", "unique_constraint")
 
 

@@ -1,4 +1,6 @@
-"""Upload and Review screens in AppTest: each file's result line, decisions checked in the database."""
+"""The Upload and Review screens (pages/upload.py, pages/review.py) in AppTest: each file's result
+line, decisions checked in the database. One file for the two: they share the demo's review queue,
+and the review tests decide the oldest pending files, which the upload tests expect to find first."""
 
 import time
 
