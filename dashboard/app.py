@@ -18,10 +18,12 @@ st.set_page_config(page_title="ProSync", page_icon=str(Path(__file__).with_name(
 
 
 def sign_out(session_id: str) -> None:
-    run_write(
-        lambda conn: sessions.revoke_session(conn, session_id=session_id, reason="signed out", **client())
+    signed_out = run_write(
+        lambda conn: sessions.revoke_session(conn, session_id=session_id, reason="signed out", **client()),
+        changes_reads=False,
     )
-    st.session_state.clear()
+    if signed_out:
+        st.session_state.clear()
 
 
 start_totals_refresher(get_settings().summary_refresh_seconds)

@@ -169,6 +169,7 @@ def run_write(
     success: str | Callable[[T], str | None] | None = None,
     *,
     own_transactions: bool = False,
+    changes_reads: bool = True,
 ) -> Written[T] | None:
     """The one way a screen writes: run `action` as the signed-in user, on the primary, and show
     the outcome.
@@ -184,6 +185,10 @@ def run_write(
     gives it; None for no message) is shown as a toast and again after the rerun (show_flash).
     Messages may quote what people typed: they are shown literally, never as Markdown. Steps that
     committed before a refusal (own_transactions) count as written too.
+
+    `changes_reads=False` for a write no screen reads back (the audit log's record of a look, a
+    sign-out): the process's cached reads, everyone's, are kept, and this session's reads stay where
+    they were.
     """
     units = partial(transaction, actor_id=signed_in_user().id, engine=engine())
     try:
@@ -193,11 +198,12 @@ def run_write(
             with units() as conn:
                 result = action(conn)
     except ProSyncError as error:
-        if own_transactions:
+        if own_transactions and changes_reads:
             _wrote()
         st.error(md(error), icon=":material/error:")
         return None
-    _wrote()
+    if changes_reads:
+        _wrote()
     message = success(result) if callable(success) else success
     if message:
         st.toast(md(message), icon=":material/check_circle:")
@@ -311,7 +317,9 @@ def admin_view_notice(project_id: int | None) -> None:
     noted = st.session_state.setdefault("admin_views", {})
     every = access.ADMIN_VIEW_RECORDED_EVERY.total_seconds()
     if project_id not in noted or time.monotonic() - noted[project_id][1] > every:
-        looked = run_write(lambda conn: access.record_admin_view(conn, project_id=project_id))
+        looked = run_write(
+            lambda conn: access.record_admin_view(conn, project_id=project_id), changes_reads=False
+        )
         if looked is None:
             st.caption("Your look at this project could not be recorded, so it is not shown.")
             st.stop()

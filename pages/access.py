@@ -79,7 +79,9 @@ else:
 if mine is not None and mine.can_delete_project:
     others = {m.user_id: f"{m.display_name} ({m.login})" for m in members if m.user_id != project.owner_id}
     with st.expander("Transfer ownership"), st.form("transfer"):
-        st.caption("The new owner is accountable for the project and gets the owner role; you keep yours.")
+        st.caption(
+            "The new owner, an active member, becomes accountable for the project and gets the owner role."
+        )
         heir = st.selectbox("New owner", list(others), format_func=others.get, key="transfer-to")
         sure = st.checkbox("Make them the project's owner", key="transfer-confirm")
         if st.form_submit_button("Transfer ownership", disabled=not others):

@@ -202,7 +202,7 @@ def explain_tab() -> None:
     # says so, once per browser session and sample, before its name or its member is shown.
     recorded = st.session_state.setdefault("explain_recorded", set())
     if (sample.project_id, sample.user_id) not in recorded:
-        if not run_write(lambda conn: explain.record_explain(conn, sample)):
+        if not run_write(lambda conn: explain.record_explain(conn, sample), changes_reads=False):
             return
         recorded.add((sample.project_id, sample.user_id))
     st.caption(

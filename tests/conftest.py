@@ -30,8 +30,8 @@ from db.core.engine import (
     set_system,
     sqlalchemy_url,
 )
-from db.core.errors import AuthenticationFailed
-from db.core.types import Document, Project, StagedFile, User
+from db.core.errors import AuthenticationFailed, ProSyncError
+from db.core.types import Document, NewStagedFile, Project, StagedFile, User
 from db.domain import access, projects, sessions, staging, users
 from db.files import storage
 
@@ -194,7 +194,7 @@ def make_checksum(content: bytes | None = None) -> str:
 def make_staged(conn: Connection, *, project: Project, uploader: User, **fields) -> StagedFile:
     checksum = fields.pop("checksum", None) or make_checksum()
     with acting(conn, uploader):
-        return staging.enqueue(
+        return enqueue_staged(
             conn,
             project_id=project.id,
             original_name=fields.pop("original_name", f"file-{next(_counter)}.pdf"),
@@ -205,6 +205,51 @@ def make_staged(conn: Connection, *, project: Project, uploader: User, **fields)
             object_key=storage.object_key(checksum),
             **fields,
         )
+
+
+def enqueue_staged(
+    conn: Connection,
+    *,
+    project_id: int,
+    original_name: str,
+    checksum: str,
+    size_bytes: int,
+    detected_mime: str,
+    storage_code: str,
+    object_key: str,
+    declared_mime: str | None = None,
+    notes: str = "",
+    metadata: dict | None = None,
+) -> StagedFile:
+    """One file recorded as pending review through staging.enqueue_many (a test helper: ingest stores
+    the bytes and enqueues many at once); the refusal raised."""
+    file = NewStagedFile(
+        original_name, checksum, size_bytes, detected_mime, storage_code, object_key, declared_mime, metadata
+    )
+    [result] = staging.enqueue_many(conn, project_id=project_id, files=[file], notes=notes)
+    if isinstance(result, ProSyncError):
+        raise result
+    return result
+
+
+def authenticate(conn: Connection, *, login: str, password: str) -> User:
+    """The user whose login and password these are, if active (a test helper with sign-in's password
+    check, without sign-in's throttling and audit: db.domain.sessions.sign_in is the real way in)."""
+    failure = AuthenticationFailed("The e-mail address or password is not correct.")
+    if not isinstance(login, str) or not isinstance(password, str) or "\x00" in login + password:
+        raise failure
+    if len(password) > users.MAX_PASSWORD_LENGTH:
+        raise failure  # before hashing
+    row = conn.execute(
+        text(
+            "select id, password_hash, is_active and deleted_at is null as usable"
+            " from users.users where users.login_key(login) = users.login_key(:login)"
+        ),
+        {"login": login},
+    ).one_or_none()
+    if not users.verify_password(row.password_hash if row else None, password) or not row.usable:
+        raise failure
+    return users.get_user(conn, user_id=row.id)
 
 
 def approve_staged(conn: Connection, *, ingest_id: int, reviewer_notes: str = ""):

@@ -86,10 +86,19 @@ def forget_dead_handles(pgdata: Path) -> None:
     handles = DiskList(pgdata / ".handle_pids.json")
     with PostgresServer._lock:
         pids = handles.get()
-        alive = [pid for pid in pids if pid == os.getpid() or psutil.pid_exists(pid)]
+        alive = [pid for pid in pids if pid == os.getpid() or _running(pid)]
         if alive != pids:
             log.info("forgetting ended processes %s", sorted(set(pids) - set(alive)))
             handles.put(alive)
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie is not). A pid reused by an unrelated process reads
+    as live: the server then outlives its users rather than stopping under one."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def ensure_server(pgdata: Path) -> str:

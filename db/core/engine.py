@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import TypeVar
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 
@@ -154,26 +155,37 @@ def set_system(conn: Connection, system: bool) -> None:
 @contextmanager
 def as_system(conn: Connection) -> Iterator[Connection]:
     """The block reads as the command line (the owner's connection, across projects); the mark is
-    taken off afterwards, since a connection's info outlives its checkout."""
-    set_system(conn, True)
+    put back as it was afterwards, since a connection's info outlives its checkout."""
+    before = is_system(conn)
     try:
+        set_system(conn, True)
         yield conn
     finally:
-        set_system(conn, False)
+        set_system(conn, before)
 
 
 @contextmanager
 def acting_as(conn: Connection, user_id: int) -> Iterator[Connection]:
-    """Act as `user_id` for the block (its permission checks and filters), then as before. The
-    database's transaction-local setting goes back with the caller's savepoint."""
+    """Act as `user_id` for the block (its permission checks, filters and audit), then as before:
+    the database's transaction-local setting too, unless the block left the transaction failed (then
+    the caller rolls back to its savepoint, which takes the setting back with it)."""
     previous, system = current_actor(conn), is_system(conn)
-    set_system(conn, False)
-    set_actor(conn, user_id)
     try:
+        set_system(conn, False)
+        set_actor(conn, user_id)
         yield conn
     finally:
-        restore_actor(conn, previous)
+        if conn.in_transaction() and not _failed(conn):
+            set_actor(conn, previous)
+        else:
+            restore_actor(conn, previous)
         set_system(conn, system)
+
+
+def _failed(conn: Connection) -> bool:
+    """Whether the transaction is aborted (only a rollback is accepted now)."""
+    status = conn.connection.driver_connection.info.transaction_status
+    return status == psycopg.pq.TransactionStatus.INERROR
 
 
 def clear_unit(conn: Connection) -> None:

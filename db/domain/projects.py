@@ -124,18 +124,32 @@ def update_project(
 
 
 def transfer_ownership(conn: Connection, *, project_id: int, new_owner_id: int) -> Project:
-    """Make another member the accountable owner (they get the owner role)."""
+    """Make another active member the accountable owner: they get the owner role, the previous owner
+    keeps theirs. The accountable owner may, and admins (and the command line); not a co-owner."""
     access.require_permission(conn, project_id=project_id, permission="can_delete_project")
     require_id(new_owner_id, "user")
+    if get_project(conn, project_id=project_id).owner_id != current_actor(conn):
+        try:
+            access.require_admin(conn)
+        except PermissionDenied:
+            raise PermissionDenied("Only the project's owner or an administrator can hand it over.") from None
     with domain_errors():
-        conn.execute(
+        # The member's row is locked, never inserted: a user who is not (or no longer) an active
+        # member of the project cannot become its owner, even racing a revocation.
+        promoted = conn.execute(
             text(
-                "insert into projects.project_access (project_id, user_id, role)"
-                " values (:p, :u, 'owner') on conflict (project_id, user_id)"
-                " do update set role = 'owner' where project_access.role <> 'owner'"
+                "with member as ("
+                " select a.user_id from projects.project_access a"
+                " join users.users u on u.id = a.user_id and u.is_active and u.deleted_at is null"
+                " where a.project_id = :p and a.user_id = :u for update of a),"
+                " promoted as (update projects.project_access a set role = 'owner' from member m"
+                " where a.project_id = :p and a.user_id = m.user_id and a.role <> 'owner')"
+                " select user_id from member"
             ),
             {"p": project_id, "u": new_owner_id},
-        )
+        ).first()
+        if promoted is None:
+            raise InvalidInput("Only an active member of the project can become its owner.")
         conn.execute(
             text("update projects.projects set owner_id = :u where id = :p"),
             {"p": project_id, "u": new_owner_id},

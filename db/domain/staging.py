@@ -133,30 +133,6 @@ def _all_or_each(conn: Connection, keys: list, write: Callable[[list], dict]) ->
     return written, errors
 
 
-def enqueue(
-    conn: Connection,
-    *,
-    project_id: int,
-    original_name: str,
-    checksum: str,
-    size_bytes: int,
-    detected_mime: str,
-    storage_code: str,
-    object_key: str,
-    declared_mime: str | None = None,
-    notes: str = "",
-    metadata: dict | None = None,
-) -> StagedFile:
-    """Record a file whose bytes are already stored as pending review in a project."""
-    file = NewStagedFile(
-        original_name, checksum, size_bytes, detected_mime, storage_code, object_key, declared_mime, metadata
-    )
-    [result] = enqueue_many(conn, project_id=project_id, files=[file], notes=notes)
-    if isinstance(result, ProSyncError):
-        raise result
-    return result
-
-
 def enqueue_many(
     conn: Connection, *, project_id: int, files: Sequence[NewStagedFile], notes: str = ""
 ) -> list[StagedFile | ProSyncError]:

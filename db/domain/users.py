@@ -192,26 +192,6 @@ def record_sign_in(conn: Connection, *, user_id: int, password: str, password_ha
     )
 
 
-def authenticate(conn: Connection, *, login: str, password: str) -> User:
-    """The user whose login and password these are, if active; one message for every failure.
-    (Signing in goes through db.domain.sessions.sign_in, which also throttles and audits.)"""
-    failure = AuthenticationFailed("The e-mail address or password is not correct.")
-    if not isinstance(login, str) or not isinstance(password, str) or "\x00" in login + password:
-        raise failure
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise failure  # before hashing
-    row = conn.execute(
-        text(
-            "select id, password_hash, is_active and deleted_at is null as usable"
-            " from users.users where users.login_key(login) = users.login_key(:login)"
-        ),
-        {"login": login},
-    ).one_or_none()
-    if not verify_password(row.password_hash if row else None, password) or not row.usable:
-        raise failure
-    return get_user(conn, user_id=row.id)
-
-
 def set_password(conn: Connection, *, user_id: int, password: str, keep_session: str | None = None) -> int:
     """Set a new password (the user themself, or an admin) and end every session of that user but
     `keep_session` (the person changing their own password stays signed in where they are).

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from db.core.errors import ProSyncError
 from db.domain import access, documents, projects, staging, tags, users
 from db.files import ingest, storage
-from tests.conftest import acting, approve_staged, make_project, make_staged, make_user
+from tests.conftest import acting, approve_staged, enqueue_staged, make_project, make_staged, make_user
 
 EXAMPLES = 150
 TRIED: Counter = Counter()  # function -> examples run (printed at the end of the run: conftest.py)
@@ -220,6 +220,19 @@ def test_tag_project(conn, cast, project_id, tag_id):
 
 
 @CHECKED
+@given(project_id=IDS, tag_ids=st.one_of(IDS, st.lists(IDS, max_size=5)))
+def test_set_project_tags(conn, cast, project_id, tag_ids):
+    admin, owner, project = cast
+    for target in (project_id, project.id):
+        attempt(
+            conn,
+            owner,
+            "tags.set_project_tags",
+            lambda t=target: tags.set_project_tags(conn, project_id=t, tag_ids=tag_ids),
+        )
+
+
+@CHECKED
 @given(project_id=IDS, user_id=IDS, role=ANY_TEXT, login=ANY_TEXT)
 def test_grant_access(conn, cast, project_id, user_id, role, login):
     admin, owner, project = cast
@@ -259,8 +272,8 @@ def test_enqueue(conn, cast, name, checksum, size, mime, code, key, notes, metad
     attempt(
         conn,
         owner,
-        "staging.enqueue",
-        lambda: staging.enqueue(
+        "staging.enqueue_many",
+        lambda: enqueue_staged(
             conn,
             project_id=project.id,
             original_name=name,

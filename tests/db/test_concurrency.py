@@ -9,7 +9,7 @@ from db.core.engine import make_engine, sqlalchemy_url, system_transaction, tran
 from db.core.errors import Conflict, DuplicateContent
 from db.domain import contents, projects, staging, users
 from db.files import storage
-from tests.conftest import approve_staged, create_database, make_checksum
+from tests.conftest import approve_staged, create_database, enqueue_staged, make_checksum
 from tests.waiting import wait_until
 
 
@@ -31,7 +31,7 @@ def committed(server_url):
 
 def _enqueue(engine, owner, project, checksum, hold=None):
     with transaction(actor_id=owner.id, engine=engine) as conn:
-        staged = staging.enqueue(
+        staged = enqueue_staged(
             conn,
             project_id=project.id,
             original_name="same.pdf",

@@ -20,7 +20,14 @@ from db.core.sql import domain_errors
 from db.domain import access, documents, projects, staging, tags, users
 from db.files import storage
 from db.ops import explain
-from tests.conftest import approve_staged, create_database, make_checksum, plan_indexes, sqlstate_of
+from tests.conftest import (
+    approve_staged,
+    create_database,
+    enqueue_staged,
+    make_checksum,
+    plan_indexes,
+    sqlstate_of,
+)
 
 # Every table and view that holds a project's rows, and the column that names the project.
 SCOPED = {
@@ -97,7 +104,7 @@ class World:
 
 def _stage(conn, project_id: int, name: str):
     checksum = make_checksum()
-    return staging.enqueue(
+    return enqueue_staged(
         conn,
         project_id=project_id,
         original_name=name,

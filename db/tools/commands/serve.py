@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 
 from db.tools.commands.common import ROOT, CommandError, upgrade
 from db.tools.commands.data import demo
@@ -36,26 +37,63 @@ def streamlit_argv(host: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_SECONDS = 30  # how long the dashboard may take to stop once asked
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
+
+
+def _die_with_parent() -> None:
+    """In the child, before Streamlit starts: SIGTERM when `prosync serve` dies, even by SIGKILL."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _serve(args) -> None:
+    # From the first moment, a stop signal ends this process through Python's exit (so the embedded
+    # server it may start below is stopped); once the dashboard runs, the signal is passed to it.
+    child: subprocess.Popen | None = None
+    stopping: list[float] = []  # when each stop signal came
+
+    def stop(received: int, _frame) -> None:
+        stopping.append(time.monotonic())
+        if child is None:
+            raise SystemExit(128 + received)
+        child.send_signal(signal.SIGINT if received == signal.SIGHUP else received)
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stop)
     upgrade()
     if args.demo:
         demo(args)
-    # The dashboard runs in a child process; this one holds the embedded server (started above) and
-    # stops it when the child ends: by itself, by Ctrl-C or by SIGTERM, which are passed on to it.
-    child = subprocess.Popen([sys.executable, "-m", *streamlit_argv(args.host, args.port)])
-    stopping: list[int] = []
-
-    def pass_on(received: int, _frame) -> None:
-        stopping.append(received)
-        child.send_signal(received)
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, pass_on)
+    # The dashboard runs in a child process in a process group of its own, so a terminal's Ctrl-C
+    # reaches it once, from here; this process holds the embedded server (started above) and stops
+    # it when the child has ended.
+    child = subprocess.Popen(
+        [sys.executable, "-m", *streamlit_argv(args.host, args.port)],
+        process_group=0,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+    )
     print(f"ProSync on http://{args.host}:{args.port}", flush=True)
-    code = child.wait()
+    try:
+        while True:
+            try:
+                code = child.wait(timeout=1)
+                break
+            except subprocess.TimeoutExpired:
+                if stopping and time.monotonic() - stopping[0] > STOP_SECONDS:
+                    child.kill()  # asked to stop and still running: no more waiting
+    finally:
+        if child.poll() is None:  # this process is leaving for another reason: take the dashboard along
+            child.terminate()
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
     # Streamlit answers SIGINT with "Aborted!" and status 1: asked to stop, any status is a stop.
     if code != 0 and not stopping:
-        raise CommandError(f"the dashboard stopped with exit status {code}")
+        how = f"was killed by signal {-code}" if code < 0 else f"stopped with exit status {code}"
+        raise CommandError(f"the dashboard {how}")
 
 
 def add(commands) -> None:

@@ -80,3 +80,29 @@ def test_a_remembered_permission_is_forgotten_when_access_changes_or_rolls_back(
         with acting(conn, None):  # an administrator's change, seen by the member's next check
             conn.execute(text("update users.users set is_active = false where id = :u"), {"u": member.id})
         assert access.project_role(conn, project_id=project.id) is None
+
+
+def test_a_write_on_the_same_actors_connection_forgets_remembered_answers(conn):
+    """Within one actor's block (no savepoint, no change of actor to clear the memo), the statement
+    that changes access is what makes the next check ask again: the engine's write hook."""
+    owner = make_user(conn)
+    first = make_project(conn, owner=owner)
+    with acting(conn, owner):
+        assert access.visible_project_ids(conn) == [first.id]
+        assert access.visible_project_ids(conn) == [first.id]  # remembered
+        second = projects.create_project(conn, name="Seen at once")
+        assert sorted(access.visible_project_ids(conn)) == sorted([first.id, second.id])
+
+
+def test_every_engine_made_here_carries_the_hooks_that_keep_remembered_answers_true(database_url):
+    from sqlalchemy import event
+
+    from db.core.engine import _forget, _forget_unless_read, make_engine, sqlalchemy_url
+
+    engine = make_engine(sqlalchemy_url(database_url))
+    try:
+        assert event.contains(engine, "before_cursor_execute", _forget_unless_read)
+        for end in ("begin", "commit", "rollback", "rollback_savepoint"):
+            assert event.contains(engine, end, _forget)
+    finally:
+        engine.dispose()

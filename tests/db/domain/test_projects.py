@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from db.core.engine import set_actor
 from db.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from db.domain import documents, projects, staging, tags
+from db.domain import documents, projects, staging, tags, users
 from tests.conftest import acting, approve_staged, count, make_document, make_project, make_staged, make_user
 
 
@@ -192,3 +192,37 @@ def test_project_totals_are_not_recounted_while_fresh_and_not_for_anonymous_call
     set_actor(conn, None)
     with pytest.raises(PermissionDenied):
         projects.refresh_totals(conn)
+
+
+def test_ownership_goes_only_to_an_active_member_and_only_from_the_owner_or_an_admin(conn):
+    owner, maintainer, member, stranger, co_owner = (make_user(conn) for _ in range(5))
+    admin = make_user(conn, roles=("admin",))
+    project = make_project(
+        conn, owner=owner, members=[(maintainer, "maintainer"), (member, "viewer"), (co_owner, "owner")]
+    )
+    with acting(conn, co_owner), pytest.raises(PermissionDenied, match="owner or an administrator"):
+        projects.transfer_ownership(conn, project_id=project.id, new_owner_id=co_owner.id)
+    with acting(conn, owner), pytest.raises(InvalidInput, match="active member"):
+        projects.transfer_ownership(conn, project_id=project.id, new_owner_id=stranger.id)
+    with acting(conn, maintainer), pytest.raises(PermissionDenied):
+        projects.transfer_ownership(conn, project_id=project.id, new_owner_id=maintainer.id)
+    with acting(conn, None):
+        users.deactivate_user(conn, user_id=member.id)
+    with acting(conn, owner), pytest.raises(InvalidInput, match="active member"):
+        projects.transfer_ownership(conn, project_id=project.id, new_owner_id=member.id)
+    with acting(conn, owner):
+        moved = projects.transfer_ownership(conn, project_id=project.id, new_owner_id=maintainer.id)
+    assert moved.owner_id == maintainer.id
+    roles = dict(
+        conn.execute(
+            text("select user_id, role from projects.project_access where project_id = :p"), {"p": project.id}
+        ).all()
+    )
+    assert roles[maintainer.id] == "owner" and roles[owner.id] == "owner" and stranger.id not in roles
+    with acting(conn, owner), pytest.raises(PermissionDenied):
+        projects.transfer_ownership(conn, project_id=project.id, new_owner_id=owner.id)  # no longer theirs
+    with acting(conn, admin):
+        assert (
+            projects.transfer_ownership(conn, project_id=project.id, new_owner_id=owner.id).owner_id
+            == owner.id
+        )

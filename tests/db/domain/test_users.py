@@ -6,7 +6,7 @@ from sqlalchemy import text
 
 from db.core.errors import AuthenticationFailed, Conflict, InvalidInput, PermissionDenied
 from db.domain import sessions, users
-from tests.conftest import TEST_PASSWORD, acting, count, is_live, make_user, open_sessions
+from tests.conftest import TEST_PASSWORD, acting, authenticate, count, is_live, make_user, open_sessions
 
 
 @pytest.mark.parametrize(
@@ -57,10 +57,10 @@ def test_passwords_are_argon2id_and_never_audited(conn):
 def test_soft_deleted_user_cannot_sign_in(conn):
     user = make_user(conn, password="a-good-long-password")
     with acting(conn, None):
-        assert users.authenticate(conn, login=user.login, password="a-good-long-password").id == user.id
+        assert authenticate(conn, login=user.login, password="a-good-long-password").id == user.id
         users.soft_delete_user(conn, user_id=user.id)
         with pytest.raises(Exception, match="not correct"):
-            users.authenticate(conn, login=user.login, password="a-good-long-password")
+            authenticate(conn, login=user.login, password="a-good-long-password")
 
 
 def test_deactivating_a_user_ends_their_sessions_and_sign_in(conn):
@@ -72,7 +72,7 @@ def test_deactivating_a_user_ends_their_sessions_and_sign_in(conn):
     with pytest.raises(AuthenticationFailed):
         sessions.resolve_session(conn, token=new.token)
     with acting(conn, None), pytest.raises(AuthenticationFailed, match="not correct"):
-        users.authenticate(conn, login=user.login, password=TEST_PASSWORD)
+        authenticate(conn, login=user.login, password=TEST_PASSWORD)
 
 
 def test_only_admins_manage_users_and_not_themselves(conn):
@@ -87,7 +87,7 @@ def test_password_change_is_audited_without_the_hash(conn):
     user = make_user(conn)
     with acting(conn, user):
         users.set_password(conn, user_id=user.id, password="a-brand-new-passphrase")
-        assert users.authenticate(conn, login=user.login, password="a-brand-new-passphrase").id == user.id
+        assert authenticate(conn, login=user.login, password="a-brand-new-passphrase").id == user.id
     row = conn.execute(
         text(
             "select changed_columns, new_values from audit.audit_log where table_name = 'users'"

@@ -84,11 +84,10 @@ def test_downgrade_to_base_through_the_command(server_url):
     assert "empty" in prosync("db", "current", url=url).stdout
 
 
-@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
-def test_serve_stopped_by_a_signal_stops_the_embedded_server_it_started(tmp_path, stop):
-    import signal
-
-    from db.tools.processes import free_port, wait_until_up
+def _serve(tmp_path):
+    """`prosync serve` on the embedded server in a fresh data folder, in a session of its own (so a
+    signal sent to its process group reaches it as a terminal's would); its URL and pgdata."""
+    from db.tools.processes import free_port
 
     port = free_port()
     environment = {
@@ -100,20 +99,57 @@ def test_serve_stopped_by_a_signal_stops_the_embedded_server_it_started(tmp_path
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        start_new_session=True,  # the signal reaches `prosync serve` alone, as `kill` would send it
+        start_new_session=True,
     )
-    pgdata = tmp_path / "data" / "pgdata"
+    return serve, f"http://127.0.0.1:{port}", tmp_path / "data" / "pgdata"
+
+
+@pytest.mark.parametrize(
+    "stop, to_group",
+    [("SIGTERM", False), ("SIGINT", False), ("SIGINT", True), ("SIGHUP", False)],
+    ids=["kill -TERM", "kill -INT", "Ctrl-C in a terminal (the whole process group)", "terminal closed"],
+)
+def test_serve_stopped_by_a_signal_stops_the_embedded_server_it_started(tmp_path, stop, to_group):
+    import signal
+
+    from db.tools.processes import wait_until_up
+
+    serve, url, pgdata = _serve(tmp_path)
     try:
-        assert wait_until_up(f"http://127.0.0.1:{port}/_stcore/health", seconds=120), serve.stdout.read1()
+        assert wait_until_up(f"{url}/_stcore/health", seconds=120), serve.stdout.read1()
         server = postmaster_pid(pgdata)
         assert server is not None, "serve started the embedded server"
-        serve.send_signal(getattr(signal, stop))
-        assert serve.wait(60) == 0
+        if to_group:
+            os.killpg(serve.pid, getattr(signal, stop))
+        else:
+            serve.send_signal(getattr(signal, stop))
+        assert serve.wait(60) == 0, serve.stdout.read1()
     finally:
         if serve.poll() is None:
-            serve.kill()
+            os.killpg(serve.pid, signal.SIGKILL)  # the dashboard dies with it (PR_SET_PDEATHSIG)
     wait_until(lambda: process_ended(server), timeout=30, what=f"the embedded server ({server}) to stop")
     assert postmaster_pid(pgdata) is None
+
+
+def test_serve_says_so_and_stops_the_embedded_server_when_the_dashboard_dies(tmp_path):
+    import signal
+
+    import psutil
+
+    from db.tools.processes import wait_until_up
+
+    serve, url, pgdata = _serve(tmp_path)
+    try:
+        assert wait_until_up(f"{url}/_stcore/health", seconds=120), serve.stdout.read1()
+        server = postmaster_pid(pgdata)
+        [dashboard] = psutil.Process(serve.pid).children()
+        dashboard.kill()
+        assert serve.wait(60) == 1
+        assert b"prosync: the dashboard was killed by signal 9" in serve.stdout.read()
+    finally:
+        if serve.poll() is None:
+            os.killpg(serve.pid, signal.SIGKILL)
+    wait_until(lambda: process_ended(server), timeout=30, what=f"the embedded server ({server}) to stop")
 
 
 @pytest.fixture(scope="module")
