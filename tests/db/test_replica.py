@@ -17,6 +17,8 @@ from db.domain import projects, users
 from tests.conftest import TEST_PASSWORD, _refresh_settings, _with_database, create_database
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.embedded_only  # its own embedded servers, on any pass
+
 
 def _owned_by(path: Path, user: str | None) -> None:
     path.mkdir(mode=0o700)

@@ -5,8 +5,12 @@ tests/db/tools/test_cli.py.)"""
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import postmaster_pid, process_ended
 from tests.waiting import wait_until
+
+pytestmark = pytest.mark.embedded_only  # its own embedded servers, on any pass
 
 
 def test_a_process_killed_outright_does_not_keep_the_embedded_server_alive(tmp_path):

@@ -75,6 +75,7 @@ def test_queries_come_from_pg_stat_statements_or_say_why_not(conn, ops_user):
     assert not missing.available and "create extension pg_stat_statements" in missing.message
 
 
+@pytest.mark.embedded_only
 def test_queries_say_plainly_when_pg_stat_statements_is_not_loaded(plain_server_url):
     from db.core.engine import system_transaction
 

@@ -104,6 +104,7 @@ def _serve(tmp_path):
     return serve, f"http://127.0.0.1:{port}", tmp_path / "data" / "pgdata"
 
 
+@pytest.mark.embedded_only
 @pytest.mark.parametrize(
     "stop, to_group",
     [("SIGTERM", False), ("SIGINT", False), ("SIGINT", True), ("SIGHUP", False)],
@@ -131,6 +132,7 @@ def test_serve_stopped_by_a_signal_stops_the_embedded_server_it_started(tmp_path
     assert postmaster_pid(pgdata) is None
 
 
+@pytest.mark.embedded_only
 def test_serve_says_so_and_stops_the_embedded_server_when_the_dashboard_dies(tmp_path):
     import signal
 
