@@ -623,3 +623,26 @@ def _fresh_screen_caches():
     import streamlit as st
 
     st.cache_data.clear()
+
+
+# The longest test files first, so that pytest-xdist (`--dist loadfile` hands out whole files in
+# collection order) does not start one of them last while the other workers sit idle; within a
+# file the order is unchanged.
+LONGEST_FIRST = (
+    "tests/e2e/",
+    "tests/db/tools/",
+    "tests/db/test_bad_input.py",
+    "tests/db/domain/test_sessions.py",
+)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    root = Path(str(config.rootpath))
+
+    def rank(item) -> int:
+        path = Path(str(item.path)).relative_to(root).as_posix()
+        return next(
+            (i for i, prefix in enumerate(LONGEST_FIRST) if path.startswith(prefix)), len(LONGEST_FIRST)
+        )
+
+    items.sort(key=rank)  # stable: each file's own order is kept

@@ -439,13 +439,12 @@ def test_contributor_uploads_a_reviewer_decides_and_the_trail_shows_it(ingest_se
     _select_row(page, table, 0)  # newest first: the reviewer's download just now (revision 0018)
     page.get_by_role("heading", name=f"download on documents {document}").wait_for(timeout=30000)
     _settled(page)
-    assert page.get_by_text("by reviewer@example.com").count() >= 1
+    page.get_by_text("by reviewer@example.com").first.wait_for(timeout=30000)  # the row's detail, rendered
     _select_row(page, table, 1)  # then the rejection
     page.get_by_role("heading", name="update on documents_ingest").wait_for(timeout=30000)
     _settled(page)
-    page.screenshot(path=str(SHOTS / f"reviewer-audit-{kind}.png"), full_page=True)
-    assert page.get_by_text("by reviewer@example.com").count() >= 1
-    assert page.get_by_text("Not a project document").count() >= 1
+    page.get_by_text("by reviewer@example.com").first.wait_for(timeout=30000)
+    page.get_by_text("Not a project document").first.wait_for(timeout=30000)
     page.screenshot(path=str(SHOTS / f"reviewer-audit-{kind}.png"), full_page=True)
     context.close()
 
@@ -533,9 +532,9 @@ _MARKUP_FROM_VALUES = """() => {
 
 def _shown_as_text(page, *texts: str) -> None:
     """No markup came from the hostile values, and each of `texts` is on the page as typed."""
-    assert page.evaluate(_MARKUP_FROM_VALUES) == []
     for text in texts:
-        assert page.get_by_text(text).filter(visible=True).count() >= 1, text
+        page.get_by_text(text).filter(visible=True).first.wait_for(timeout=30000)
+    assert page.evaluate(_MARKUP_FROM_VALUES) == []
 
 
 def test_hostile_names_notes_and_tags_read_as_typed_and_load_nothing(hostile_server, browser):
