@@ -140,7 +140,7 @@ def measure_renders(report: Report, *, progress: Callable[[str], None] = lambda 
     if missing:
         report.notes.append(f"First renders not measured: {missing}.")
         return
-    timings, memory = render.measure(DEMO_PASSWORD, runs=max(3, min(report.runs, 5)), progress=progress)
+    timings, memory = render.measure(DEMO_PASSWORD, runs=max(1, min(report.runs, 5)), progress=progress)
     for title, samples in timings.items():
         ms = [s * 1000 for s in samples]
         report.renders.append(
