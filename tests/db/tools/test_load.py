@@ -1,8 +1,8 @@
-"""The load run of issue 7: fifty workers for a minute in `make test`, for five in `make soak`
-(PROSYNC_LOAD_SECONDS sets it), through the data-access module as prosync_app; zero errors other
-than the refusals a person would see, no deadlock, one audit row per effective write, and storage
-agreeing with the database. The latencies are printed at the end of the test run (conftest's
-terminal summary), not judged."""
+"""The load run of issue 7: fifty workers for a minute (half on PostgreSQL 15) in `make test`, five
+in `make soak` (PROSYNC_LOAD_SECONDS sets it), through the data-access module as prosync_app; zero
+errors other than the refusals a person would see, no deadlock, one audit row per effective write,
+and storage agreeing with the database. The latencies are printed at the end of the test run
+(conftest's terminal summary), not judged."""
 
 import os
 from functools import partial
