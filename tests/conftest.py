@@ -29,6 +29,7 @@ from db.core.engine import (
     set_actor,
     set_system,
     sqlalchemy_url,
+    transaction_failed,
 )
 from db.core.errors import AuthenticationFailed, ProSyncError
 from db.core.types import Document, NewStagedFile, Project, StagedFile, User
@@ -131,16 +132,16 @@ def acting(conn: Connection, user: User | None, *, app: bool | None = None):
         savepoint.rollback()
         raise
     else:
-        if conn.in_transaction() and _aborted(conn):
+        if conn.in_transaction() and transaction_failed(conn):
             savepoint.rollback()  # a refusal was caught inside the block (pytest.raises)
         else:
             savepoint.commit()
     finally:
         restore_actor(conn, previous[0])
         set_system(conn, previous[1])
-        if conn.in_transaction() and not _aborted(conn):
+        if conn.in_transaction() and not transaction_failed(conn):
             conn.execute(text(f"set local role {role}"))
-        if conn.in_transaction() and not _aborted(conn):
+        if conn.in_transaction() and not transaction_failed(conn):
             set_actor(conn, previous[0])  # None too: no actor left behind for the owner's next statement
 
 
@@ -156,11 +157,6 @@ def sqlstate_of(conn: Connection, sql: str, **params) -> str | None:
         return error.orig.sqlstate
     savepoint.rollback()
     return None
-
-
-def _aborted(conn: Connection) -> bool:
-    status = conn.connection.driver_connection.info.transaction_status
-    return status == psycopg.pq.TransactionStatus.INERROR
 
 
 # Factories: each states only what the test cares about.

@@ -175,14 +175,14 @@ def acting_as(conn: Connection, user_id: int) -> Iterator[Connection]:
         set_actor(conn, user_id)
         yield conn
     finally:
-        if conn.in_transaction() and not _failed(conn):
+        if conn.in_transaction() and not transaction_failed(conn):
             set_actor(conn, previous)
         else:
             restore_actor(conn, previous)
         set_system(conn, system)
 
 
-def _failed(conn: Connection) -> bool:
+def transaction_failed(conn: Connection) -> bool:
     """Whether the transaction is aborted (only a rollback is accepted now)."""
     status = conn.connection.driver_connection.info.transaction_status
     return status == psycopg.pq.TransactionStatus.INERROR
