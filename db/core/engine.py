@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from db.core import embedded
 from db.core.settings import Settings, get_settings
 from db.core.sql import domain_errors
+from db.core.types import TokenGrant
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -109,7 +110,7 @@ def get_read_engine(settings: Settings | None = None) -> Engine:
 # --- What a connection knows about its unit of work ---------------------------------------------
 # The acting user, whether the command line is acting, and remembered answers live in the
 # connection's `info` under these keys; only the functions below read or write them.
-_ACTOR, _SYSTEM, _MEMO = "prosync.actor_id", "prosync.system", "prosync.memo"
+_ACTOR, _SYSTEM, _MEMO, _TOKEN = "prosync.actor_id", "prosync.system", "prosync.memo", "prosync.token"
 
 # Remembered answers (`remembered`) are read from these tables: a statement that writes one of them
 # forgets them all (see `_forget_unless_read`).
@@ -129,6 +130,25 @@ def set_actor(conn: Connection, actor_id: int | None) -> None:
 def current_actor(conn: Connection) -> int | None:
     """The user set on this connection's transaction by `set_actor`."""
     return conn.info.get(_ACTOR)
+
+
+def set_token(conn: Connection, token: TokenGrant | None) -> None:
+    """Name the API token the actor acts through for the rest of this transaction: the data-access
+    checks narrow the actor to its projects and scopes, and so does the database
+    (`prosync.token_id`: row-level security, the audit log's context)."""
+    if token is not None and token.user_id != conn.info.get(_ACTOR):
+        raise ValueError("a token acts only for its own user")
+    conn.execute(
+        text("select set_config('prosync.token_id', :token, true)"),
+        {"token": "" if token is None else str(int(token.id))},
+    )
+    conn.info[_TOKEN] = token
+    conn.info.pop(_MEMO, None)
+
+
+def current_token(conn: Connection) -> TokenGrant | None:
+    """The API token set on this connection's transaction by `set_token`, if any."""
+    return conn.info.get(_TOKEN)
 
 
 def restore_actor(conn: Connection, actor_id: int | None) -> None:
@@ -191,7 +211,7 @@ def transaction_failed(conn: Connection) -> bool:
 def clear_unit(conn: Connection) -> None:
     """Forget everything noted about the unit of work that ended (a lost connection took it along)."""
     if not conn.invalidated:
-        for key in (_ACTOR, _SYSTEM, _MEMO):
+        for key in (_ACTOR, _SYSTEM, _MEMO, _TOKEN):
             conn.info.pop(key, None)
 
 
@@ -235,13 +255,18 @@ def make_engine(url: str, **options) -> Engine:
 
 
 @contextmanager
-def transaction(*, actor_id: int | None, engine: Engine | None = None) -> Iterator[Connection]:
-    """One unit of work: begin, set the actor, commit on success, roll back on any error.
+def transaction(
+    *, actor_id: int | None, engine: Engine | None = None, token: TokenGrant | None = None
+) -> Iterator[Connection]:
+    """One unit of work: begin, set the actor (and the API token it acts through), commit on
+    success, roll back on any error.
 
     Constraints checked at commit (deferred ones) raise the same domain errors as immediate ones.
     """
     with domain_errors(), (engine or get_engine()).begin() as conn:
         set_actor(conn, actor_id)
+        if token is not None:
+            set_token(conn, token)
         try:
             yield conn
         finally:
@@ -266,12 +291,16 @@ def system_transaction(*, engine: Engine | None = None) -> Iterator[Connection]:
 
 
 @contextmanager
-def read_only(*, actor_id: int | None, engine: Engine | None = None) -> Iterator[Connection]:
+def read_only(
+    *, actor_id: int | None, engine: Engine | None = None, token: TokenGrant | None = None
+) -> Iterator[Connection]:
     """A read-only transaction for screens that only read (on the replica when there is one)."""
     with (engine or get_read_engine()).connect() as conn:
         with conn.begin():
             conn.execute(text("set transaction read only"))
             set_actor(conn, actor_id)
+            if token is not None:
+                set_token(conn, token)
             try:
                 yield conn
             finally:

@@ -119,6 +119,33 @@ sessions = Table(
     schema="auth",
 )  # fmt: skip
 
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("token_hash", LargeBinary, nullable=False),
+    Column("token_prefix", Text, nullable=False),
+    Column("scopes", ARRAY(Text), nullable=False),
+    Column("all_projects", Boolean, nullable=False),
+    _ts("created_at"),
+    _ts("expires_at"),
+    _ts("last_used_at", True),
+    Column("last_used_ip", INET),
+    _ts("revoked_at", True),
+    _user_ref("revoked_by"),
+    Column("revoke_reason", Text),
+    schema="auth",
+)  # fmt: skip
+
+api_token_projects = Table(
+    "api_token_projects", metadata,
+    Column("token_id", BigInteger, ForeignKey("auth.api_tokens.id", ondelete="CASCADE"), primary_key=True),
+    Column("project_id", BigInteger, ForeignKey("projects.projects.id", ondelete="CASCADE"),
+           primary_key=True),
+    schema="auth",
+)  # fmt: skip
+
 sign_in_attempts = Table(
     "sign_in_attempts", metadata,
     Column("key", Text, primary_key=True),

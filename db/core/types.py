@@ -178,3 +178,32 @@ class HistoryEntry:
     old_values: dict | None
     new_values: dict | None
     changed_columns: list[str] | None
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What an API token acting in a unit of work allows: its user, scopes and projects."""
+
+    id: int
+    user_id: int
+    name: str
+    scopes: frozenset[str]
+    project_ids: frozenset[int] | None  # None: every project of its user's
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """A personal access token as its user (or an admin) sees it: never its secret."""
+
+    id: int
+    user_id: int
+    name: str
+    token_prefix: str
+    scopes: tuple[str, ...]
+    project_ids: tuple[int, ...] | None  # None: every project of its user's
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    last_used_ip: str | None
+    revoked_at: datetime | None
+    revoke_reason: str | None

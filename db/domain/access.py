@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import timedelta
 
 from sqlalchemy import Connection, text
 
-from db.core.engine import current_actor, is_system, remembered
+from db.core.engine import current_actor, current_token, is_system, remembered
 from db.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from db.core.sql import domain_errors, require_id
 from db.core.types import Member, Role
 
 PERMISSION_FLAGS = tuple(f.name for f in fields(Role) if f.name.startswith("can_"))
+# The permissions an API token's scopes can carry; a token never carries any other (tagging,
+# deleting, managing access, editing projects) nor its user's system roles. The database applies
+# the same table (projects.actor_projects_with).
+SCOPE_OF = {"can_view": "read", "can_upload": "upload", "can_review": "review"}
+SCOPES = tuple(SCOPE_OF.values())
 _ROLE_COLUMNS = "role, rank, description, " + ", ".join(PERMISSION_FLAGS)
 
 
@@ -24,7 +29,7 @@ _ROLE_COLUMNS = "role, rank, description, " + ", ".join(PERMISSION_FLAGS)
 def actor_system_roles(conn: Connection) -> frozenset[str]:
     """System roles of the acting user; empty if the user is inactive or deleted."""
     actor = current_actor(conn)
-    if actor is None:
+    if actor is None or current_token(conn) is not None:  # a token acts as a member, never an admin
         return frozenset()
     return remembered(conn, ("system roles", actor), lambda: _system_roles(conn, actor))
 
@@ -133,9 +138,16 @@ def project_role(conn: Connection, *, project_id: int) -> Role | None:
     actor = current_actor(conn)
     if actor is None:
         return None
-    return remembered(
+    role = remembered(
         conn, ("project role", actor, project_id), lambda: _project_role(conn, actor, project_id)
     )
+    token = current_token(conn)
+    if role is None or token is None:
+        return role
+    if token.project_ids is not None and project_id not in token.project_ids:
+        return None
+    return replace(role, **{flag: getattr(role, flag) and SCOPE_OF.get(flag) in token.scopes
+                            for flag in PERMISSION_FLAGS})  # fmt: skip
 
 
 def _project_role(conn: Connection, actor: int, project_id: int) -> Role | None:
@@ -177,7 +189,19 @@ def visible_project_ids(conn: Connection) -> list[int] | None:
     actor = current_actor(conn)
     if actor is None:
         return []
-    return list(remembered(conn, ("visible", actor), lambda: tuple(_visible(conn, actor))))
+    visible = list(remembered(conn, ("visible", actor), lambda: tuple(_visible(conn, actor))))
+    return _token_projects(conn, visible)
+
+
+def _token_projects(conn: Connection, project_ids: list[int], permission: str | None = None) -> list[int]:
+    """`project_ids` narrowed to the acting API token's projects (and to none when the token's
+    scopes do not carry `permission`); unchanged when no token acts."""
+    token = current_token(conn)
+    if token is None:
+        return project_ids
+    if permission is not None and SCOPE_OF.get(permission) not in token.scopes:
+        return []
+    return [p for p in project_ids if token.project_ids is None or p in token.project_ids]
 
 
 def _visible(conn: Connection, actor: int) -> list[int]:
@@ -212,7 +236,7 @@ def project_ids_with(conn: Connection, *, permission: str) -> list[int] | None:
         ),
         {"actor": actor},
     )
-    return [r.project_id for r in rows]
+    return _token_projects(conn, [r.project_id for r in rows], permission)
 
 
 def list_members(conn: Connection, *, project_id: int) -> list[Member]:

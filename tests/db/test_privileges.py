@@ -31,6 +31,8 @@ APP_WRITES = {
     "documents.document_registry": {"insert", "update", "delete"},
     "staging.documents_ingest": {"insert", "update", "delete"},
     "staging.upload_claims": {"insert", "delete"},
+    "auth.api_tokens": {"insert", "update"},
+    "auth.api_token_projects": {"insert"},
 }
 # Routines the row-level security policies call (as the querying role): both limited logins.
 POLICY_HELPERS = {
@@ -39,6 +41,7 @@ POLICY_HELPERS = {
     "system.actor_is_ops",
     "projects.actor_projects",
     "projects.actor_projects_with",
+    "auth.token_limits",
 }
 # Routines the dashboard calls; each SECURITY DEFINER one checks the acting user (tests below).
 APP_ROUTINES = POLICY_HELPERS | {
@@ -64,6 +67,7 @@ APP_ROUTINES = POLICY_HELPERS | {
     "documents.release_content",
     "staging.claimed_checksums",
     "users.set_system_role",
+    "auth.use_token",
 }
 
 
