@@ -23,7 +23,7 @@ SESSION_COOKIE = "prosync_session"
 CSRF_COOKIE = "prosync_csrf"
 SIGN_IN_PATH = "/auth/sign-in"
 SIGN_OUT_PATH = "/auth/sign-out"
-_OPEN_PREFIXES = ("/auth/", "/files/", "/_stcore/", "/static/", "/component/", "/media/", "/favicon")
+_OPEN_PREFIXES = ("/auth/", "/api/", "/files/", "/_stcore/", "/static/", "/component/", "/media/", "/favicon")
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in · ProSync</title>

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from dashboard.auth_routes import SESSION_COOKIE, client_address
 from db.core.engine import read_only, transaction
 from db.core.errors import AuthenticationFailed, NotFound, PermissionDenied, ProSyncError
+from db.core.types import TokenGrant
 from db.domain import audit, documents, sessions, staging
 from db.files import storage
 
@@ -38,18 +39,26 @@ class Located:
 
 
 def _locate(token: str, kind: str, item_id: int, client: dict) -> Located:
-    """The file, if the session's user may have it; the download is recorded first (its project's
-    audit trail: who, which file, from where), so that no file leaves without a record."""
+    """The file, if the session's user may have it (see `locate`)."""
     with transaction(actor_id=None) as conn:
         session = sessions.resolve_session(conn, token=token)
-    found = _find(session, kind, item_id)
-    with transaction(actor_id=session.user_id) as conn:
+    return locate(session.user_id, kind, item_id, client)
+
+
+def locate(
+    user_id: int, kind: str, item_id: int, client: dict, *, grant: TokenGrant | None = None
+) -> Located:
+    """The file, if the user (through the API token `grant`, if any) may have it; the download is
+    recorded first (its project's audit trail: who, which file, from where, through which token),
+    so that no file leaves without a record."""
+    found = _find(user_id, kind, item_id, grant)
+    with transaction(actor_id=user_id, token=grant) as conn:
         audit.record_download(conn, kind=kind, item_id=item_id, **client)
     return found
 
 
-def _find(session, kind: str, item_id: int) -> Located:
-    with read_only(actor_id=session.user_id) as conn:
+def _find(user_id: int, kind: str, item_id: int, grant: TokenGrant | None) -> Located:
+    with read_only(actor_id=user_id, token=grant) as conn:
         if kind == "staged":
             staged = staging.get_staged_file_for_download(conn, ingest_id=item_id)
             store = storage.store_for(conn, staged.storage_code)
@@ -61,6 +70,37 @@ def _find(session, kind: str, item_id: int) -> Located:
                 raise NotFound("This document has no preview.")
             return Located(store, document.preview_key, f"{document.name}.png", "image/png")
         return Located(store, document.object_key, document.name, document.mime_type)
+
+
+async def send_file(found: Located, *, inline: bool) -> Response:
+    """The file's bytes, streamed in chunks from a local folder, or a redirect to a presigned URL
+    for S3; 410 when the object is missing, 503 when the store does not answer."""
+    headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+    try:
+        url = await run_in_threadpool(
+            found.store.download_url,
+            found.key,
+            filename=found.name,
+            content_type=found.mime_type,
+            inline=inline,
+        )
+    except ProSyncError as error:
+        return PlainTextResponse(str(error), status_code=503)
+    if url is not None:
+        return RedirectResponse(url, status_code=303, headers=headers)
+    path = found.store.path(found.key)
+    if not path.is_file():
+        return PlainTextResponse("The file is missing from storage; run `prosync reconcile`.", 410)
+    disposition = "inline" if inline else "attachment"
+    return FileResponse(  # streamed in chunks, never read whole into memory
+        path,
+        media_type=found.mime_type,
+        headers={
+            **headers,
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(found.name)}",
+            "Content-Security-Policy": FILE_POLICY,
+        },
+    )
 
 
 def _serve(kind: str, id_param: str):
@@ -79,32 +119,7 @@ def _serve(kind: str, id_param: str):
         except ProSyncError as error:
             return PlainTextResponse(str(error), status_code=503)
         inline = kind == "preview" or request.query_params.get("inline") == "1"
-        headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
-        try:
-            url = await run_in_threadpool(
-                found.store.download_url,
-                found.key,
-                filename=found.name,
-                content_type=found.mime_type,
-                inline=inline,
-            )
-        except ProSyncError as error:
-            return PlainTextResponse(str(error), status_code=503)
-        if url is not None:
-            return RedirectResponse(url, status_code=303, headers=headers)
-        path = found.store.path(found.key)
-        if not path.is_file():
-            return PlainTextResponse("The file is missing from storage; run `prosync reconcile`.", 410)
-        disposition = "inline" if inline else "attachment"
-        return FileResponse(  # streamed in chunks, never read whole into memory
-            path,
-            media_type=found.mime_type,
-            headers={
-                **headers,
-                "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(found.name)}",
-                "Content-Security-Policy": FILE_POLICY,
-            },
-        )
+        return await send_file(found, inline=inline)
 
     return endpoint
 

@@ -370,6 +370,12 @@ def demo_rw_url(server_url, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def api_url(server_url, tmp_path_factory) -> str:
+    """The demo data set for the HTTP API's tests, which write (uploads, decisions, tokens)."""
+    return _demo_database(server_url, "prosync_api", tmp_path_factory.mktemp("objects_api"))
+
+
+@pytest.fixture(scope="session")
 def demo_s3_url(server_url, tmp_path_factory, moto_s3) -> str:
     """The demo data set with every object in the moto S3 bucket (prefix demo)."""
     moto_s3.start()
@@ -418,6 +424,53 @@ def demo_rw_env(demo_rw_url, monkeypatch):
     """The app reads and writes the writable demo database."""
     with _settings_pointing_at(demo_rw_url, monkeypatch) as url:
         yield url
+
+
+@pytest.fixture
+def api_env(api_url, monkeypatch):
+    """The API reads and writes its own copy of the demo."""
+    with _settings_pointing_at(api_url, monkeypatch) as url:
+        yield url
+
+
+@pytest.fixture
+def api(api_env):
+    """The HTTP API as `prosync api` serves it (/api/v1/…), over Starlette's TestClient."""
+    from starlette.testclient import TestClient
+
+    from dashboard.api.app import standalone
+    from dashboard.api.security import limiter
+
+    limiter._seen.clear()
+    with TestClient(standalone, base_url="http://testserver") as c:
+        yield c
+
+
+def make_token(
+    login: str, *, scopes=("read",), projects: list[str] | None = None, days: int = 90, name: str = ""
+) -> str:
+    """A personal access token's secret for the demo user `login`, as `prosync token create` makes it."""
+    from db.core.engine import acting_as, system_transaction
+    from db.domain import tokens
+
+    with system_transaction() as conn:
+        user = users.find_user_by_login(conn, login=login)
+        ids = None
+        if projects is not None:
+            ids = [
+                conn.execute(text("select id from projects.projects where name = :n"), {"n": n}).scalar_one()
+                for n in projects
+            ]
+        with acting_as(conn, user.id):
+            new = tokens.create_token(
+                conn, name=name or f"test token {next(_counter)}", scopes=list(scopes), project_ids=ids,
+                expires_days=days,
+            )  # fmt: skip
+    return new.secret
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
 
 
 # Processes: whether one has ended, and the embedded server running in a data folder.

@@ -40,6 +40,8 @@ class Settings:
     sign_in_concurrency: int = 4  # password checks (argon2id, 64 MiB each) at once per process
     public_url: str | None = None  # https://…: cookies are Secure; the origin forms must come from
     trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For/-Proto are believed
+    api_rate_per_minute: int = 1200  # requests one API token may make per minute (per process)
+    api_upload_workers: int = 4  # files of one API upload stored at once
 
 
 def _secrets() -> dict[str, object]:
@@ -89,6 +91,8 @@ def load(env: dict[str, str] | None = None) -> Settings:
         secret_key=source.get("PROSYNC_SECRET_KEY") or None,
         sign_in_concurrency=max(1, int(source.get("PROSYNC_SIGN_IN_CONCURRENCY", "4"))),
         public_url=(source.get("PROSYNC_PUBLIC_URL") or "").rstrip("/") or None,
+        api_rate_per_minute=max(1, int(source.get("PROSYNC_API_RATE_PER_MINUTE", "1200"))),
+        api_upload_workers=max(1, int(source.get("PROSYNC_API_UPLOAD_WORKERS", "4"))),
         trusted_proxies=tuple(
             p.strip() for p in source.get("PROSYNC_TRUSTED_PROXIES", "").split(",") if p.strip()
         ),

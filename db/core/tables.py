@@ -146,6 +146,18 @@ api_token_projects = Table(
     schema="auth",
 )  # fmt: skip
 
+api_idempotency = Table(
+    "api_idempotency", metadata,
+    Column("user_id", BigInteger, ForeignKey("users.users.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("status_code", Integer),
+    Column("response", JSONB),
+    _ts("created_at"),
+    _ts("finished_at", True),
+    schema="auth",
+)  # fmt: skip
+
 sign_in_attempts = Table(
     "sign_in_attempts", metadata,
     Column("key", Text, primary_key=True),

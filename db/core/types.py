@@ -207,3 +207,46 @@ class ApiToken:
     last_used_ip: str | None
     revoked_at: datetime | None
     revoke_reason: str | None
+
+
+@dataclass(frozen=True)
+class ProjectSummary:
+    """A row of projects.onboarding_project_summary (totals as of totals_refreshed_at)."""
+
+    project_id: int
+    project_name: str
+    description: str
+    owner_id: int
+    owner_login: str | None
+    owner_name: str | None
+    created_at: datetime
+    tags: list[str]
+    tag_categories: list[str]
+    document_count: int
+    total_bytes: int
+    participant_count: int
+    participants_by_role: dict
+    pending_files: int
+    last_activity_at: datetime | None
+    totals_refreshed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """A row of audit.audit_trail_by_project."""
+
+    id: int
+    timestamp: datetime
+    project_id: int
+    project_name: str
+    actor_id: int | None
+    actor_login: str | None
+    actor_name: str | None
+    action: str
+    schema_name: str
+    table_name: str
+    record_id: str | None
+    old_values: dict | None
+    new_values: dict | None
+    changed_columns: list[str] | None
+    context: dict | None

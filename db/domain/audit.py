@@ -10,7 +10,35 @@ from sqlalchemy import Connection, text
 
 from db.core.errors import InvalidInput
 from db.core.sql import domain_errors, require_id
+from db.core.types import AuditEntry, Cursor, Page
 from db.domain import access
+
+_TRAIL = (
+    'select id, "timestamp", project_id, project_name, actor_id, actor_login, actor_name,'
+    " action, schema_name, table_name, record_id, old_values, new_values, changed_columns{extra}"
+    " from audit.audit_trail_by_project"
+    " where project_id = :p"
+    " and (cast(:actor as bigint) is null or actor_id = :actor)"
+    " and (cast(:action as text) is null or action = :action)"
+    " and (cast(:table as text) is null or table_name = :table)"
+    ' and (cast(:since as timestamptz) is null or "timestamp" >= :since)'
+    ' and (cast(:until as timestamptz) is null or "timestamp" < :until)'
+    ' and (cast(:after_at as timestamptz) is null or ("timestamp", id) < (:after_at, :after_id))'
+    ' order by "timestamp" desc, id desc limit :limit'
+)
+
+
+def _trail_params(conn: Connection, project_id: int, limit: int, after: Cursor | None, **filters) -> dict:
+    access.require_permission(conn, project_id=project_id, permission="can_view")
+    if not 1 <= limit <= 10000:
+        raise InvalidInput("Ask for 1 to 10,000 audit rows.")
+    for name in ("action", "table"):
+        if filters[name] is not None and (not isinstance(filters[name], str) or "\x00" in filters[name]):
+            raise InvalidInput(f"The {name} filter must be text.")
+    return {
+        "p": project_id, **filters, "limit": limit,
+        "after_at": after.at if after else None, "after_id": after.id if after else None,
+    }  # fmt: skip
 
 
 def audit_trail(
@@ -25,31 +53,50 @@ def audit_trail(
     limit: int = 100,
 ) -> pd.DataFrame:
     """audit_trail_by_project rows of one project, newest first."""
-    access.require_permission(conn, project_id=project_id, permission="can_view")
-    if not 1 <= limit <= 10000:
-        raise InvalidInput("Ask for 1 to 10,000 audit rows.")
-    query = text(
-        'select id, "timestamp", project_id, project_name, actor_id, actor_login, actor_name,'
-        " action, schema_name, table_name, record_id, old_values, new_values, changed_columns"
-        " from audit.audit_trail_by_project"
-        " where project_id = :p"
-        " and (cast(:actor as bigint) is null or actor_id = :actor)"
-        " and (cast(:action as text) is null or action = :action)"
-        " and (cast(:table as text) is null or table_name = :table)"
-        ' and (cast(:since as timestamptz) is null or "timestamp" >= :since)'
-        ' and (cast(:until as timestamptz) is null or "timestamp" < :until)'
-        ' order by "timestamp" desc, id desc limit :limit'
+    params = _trail_params(
+        conn,
+        project_id,
+        limit,
+        None,
+        actor=actor_id,
+        action=action,
+        table=table_name,
+        since=since,
+        until=until,
     )
-    params = {
-        "p": project_id,
-        "actor": actor_id,
-        "action": action,
-        "table": table_name,
-        "since": since,
-        "until": until,
-        "limit": limit,
-    }
-    return pd.read_sql_query(query, conn, params=params)
+    return pd.read_sql_query(text(_TRAIL.format(extra="")), conn, params=params)
+
+
+def list_trail(
+    conn: Connection,
+    *,
+    project_id: int,
+    actor_id: int | None = None,
+    action: str | None = None,
+    table_name: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after: Cursor | None = None,
+    limit: int = 100,
+) -> Page[AuditEntry]:
+    """audit_trail_by_project rows of one project, newest first, one keyset page (with each row's
+    context: the API token a change was made through, an address)."""
+    params = _trail_params(
+        conn,
+        project_id,
+        limit,
+        after,
+        actor=actor_id,
+        action=action,
+        table=table_name,
+        since=since,
+        until=until,
+    )
+    params["limit"] = limit + 1
+    rows = conn.execute(text(_TRAIL.format(extra=", context")), params).all()
+    entries = [AuditEntry(**r._mapping) for r in rows[:limit]]
+    more = len(rows) > limit
+    return Page(rows=entries, next=Cursor(entries[-1].timestamp, entries[-1].id) if more else None)
 
 
 DOWNLOAD_KINDS = ("document", "preview", "staged")

@@ -166,7 +166,7 @@ def get_documents(conn: Connection, *, document_ids: Sequence[int]) -> dict[int,
     return {
         r.id: Document(**r._mapping)
         for r in rows
-        if access.project_role(conn, project_id=r.project_id) is not None
+        if access.has_permission(conn, project_id=r.project_id, permission="can_view")
     }
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, text
 from db.core.engine import current_actor, is_system
 from db.core.errors import InvalidInput, NotFound, PermissionDenied
 from db.core.sql import domain_errors, require_id
-from db.core.types import HistoryEntry, Project
+from db.core.types import HistoryEntry, Project, ProjectSummary
 from db.domain import access
 
 _COLUMNS = "id, name, description, owner_id, created_at, updated_at, deleted_at"
@@ -220,6 +220,38 @@ def onboarding_summary(conn: Connection) -> pd.DataFrame:
         " order by lower(project_name)"
     )
     return pd.read_sql_query(query, conn, params={"everything": visible is None, "ids": visible or []})
+
+
+def list_summaries(
+    conn: Connection,
+    *,
+    project_id: int | None = None,
+    after: tuple[str, int] | None = None,
+    limit: int = 50,
+) -> list[ProjectSummary]:
+    """onboarding_project_summary rows the acting user may see, by name then id, one keyset page
+    (`after`: the last row's lower-cased name and id); `project_id`: that one project only."""
+    if not 1 <= limit <= 500:
+        raise InvalidInput("A page holds 1 to 500 projects.")
+    if project_id is not None:
+        require_id(project_id, "project")
+    visible = access.visible_project_ids(conn)
+    rows = conn.execute(
+        text(
+            "select * from projects.onboarding_project_summary"
+            " where (cast(:everything as boolean) or project_id = any(:ids))"
+            " and (cast(:project as bigint) is null or project_id = :project)"
+            " and (cast(:after_name as text) is null"
+            " or (lower(project_name), project_id) > (:after_name, :after_id))"
+            " order by lower(project_name), project_id limit :limit"
+        ),
+        {
+            "everything": visible is None, "ids": visible or [], "project": project_id,
+            "after_name": after[0] if after else None, "after_id": after[1] if after else None,
+            "limit": limit,
+        },
+    )  # fmt: skip
+    return [ProjectSummary(**r._mapping) for r in rows]
 
 
 TOTALS_LOCK = "select pg_try_advisory_xact_lock(hashtext('projects.project_totals'))"

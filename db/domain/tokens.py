@@ -260,3 +260,17 @@ def use_token(
         scopes=frozenset(row.scopes),
         project_ids=None if row.project_ids is None else frozenset(row.project_ids),
     )
+
+
+def list_token_projects(conn: Connection) -> list[tuple[int, str]]:
+    """The live projects the acting user may name on a token of theirs (where they are a member),
+    as (id, name), by name."""
+    rows = conn.execute(
+        text(
+            "select p.id, p.name from projects.project_access a"
+            " join projects.projects p on p.id = a.project_id and p.deleted_at is null"
+            " where a.user_id = :u order by lower(p.name), p.id"
+        ),
+        {"u": _acting_user(conn)},
+    )
+    return [(r.id, r.name) for r in rows]

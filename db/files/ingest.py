@@ -71,6 +71,9 @@ class FileToStage:
     stream: BinaryIO
     declared_mime: str | None = None
     metadata: dict | None = None
+    # Its SHA-256 (hex), when the caller computed it from these very bytes as they arrived (the API):
+    # not hashed again. The stores check it again as they write new content.
+    checksum: str | None = None
 
 
 @dataclass
@@ -152,6 +155,7 @@ def _stage(
     uploads = []
     for file in files:
         upload = _Upload(file.name, file.stream, file.declared_mime, file.metadata)
+        upload.checksum = file.checksum or ""
         try:
             upload.name = clean_file_name(file.name)
             if file.metadata is not None and not isinstance(file.metadata, dict):
@@ -210,7 +214,10 @@ def _each(workers: int, action: Callable[[_Upload], None], uploads: list[_Upload
 def _hash(upload: _Upload) -> None:
     upload.stream, upload.spooled = storage.seekable(upload.stream)
     upload.start = upload.stream.tell()
-    upload.checksum, upload.size = storage.hash_stream(upload.stream)
+    if upload.checksum and not upload.spooled:  # hashed as it was received (the API): only its size
+        upload.size = upload.stream.seek(0, io.SEEK_END) - upload.start
+    else:
+        upload.checksum, upload.size = storage.hash_stream(upload.stream)
     upload.stream.seek(upload.start)
 
 

@@ -118,6 +118,10 @@ class ObjectStore(ABC):
         """A short-lived URL the browser can fetch directly, or None to stream through ProSync."""
         return None
 
+    @abstractmethod
+    def check(self) -> None:
+        """StorageUnavailable unless the store answers and can take files (a health check)."""
+
     def put_bytes(self, data: bytes, *, content_type: str = "application/octet-stream") -> StoredObject:
         """Store small bytes under their checksum (demo data, previews); a second put is a no-op."""
         checksum = hashlib.sha256(data).hexdigest()
@@ -180,6 +184,14 @@ class LocalStorage(ObjectStore):
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def check(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)  # made at the first upload anyway
+        except OSError:
+            pass
+        if not self.root.is_dir() or not os.access(self.root, os.W_OK | os.X_OK):
+            raise StorageUnavailable("The storage folder is missing or not writable.")
 
     def open(self, key: str) -> BinaryIO:
         try:
@@ -291,6 +303,14 @@ class S3Storage(ObjectStore):
                 self._put_multipart(stream, full_key, checksum, size_bytes, content_type)
         except (BotoCoreError, ClientError) as error:
             raise self._unavailable(error, "accept the file") from error
+
+    def check(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as error:
+            raise self._unavailable(error, "answer") from error
 
     def _put_multipart(self, stream: BinaryIO, key: str, checksum: str, size_bytes: int, content_type: str):
         """Parts of `part_size` bytes, each with its own SHA-256 checked by the store."""

@@ -1,4 +1,5 @@
-"""The `prosync` command: database, demo data, users, partitions, files, and serving the dashboard."""
+"""The `prosync` command: database, demo data, users, API tokens, partitions, files, and serving the
+dashboard and the API."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ import sys
 from sqlalchemy.exc import OperationalError
 
 from db.core.errors import ProSyncError
-from db.tools.commands import data, database, files, partitions, serve, users
+from db.tools.commands import data, database, files, partitions, serve, tokens, users
 from db.tools.commands.common import CommandError
 
 log = logging.getLogger("prosync")
-GROUPS = (database, data, users, partitions, files, serve)
+GROUPS = (database, data, users, tokens, partitions, files, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -66,6 +66,28 @@ create policy own_member_projects on auth.api_token_projects for insert
                 and project_id = any ((select projects.actor_projects())::bigint[]));
 alter table auth.api_token_projects enable row level security;
 
+-- Idempotency keys of API requests (the Idempotency-Key header): a retried request gets the first
+-- answer instead of doing the work twice. Bookkeeping, not history: the work itself is audited.
+create table auth.api_idempotency (
+    user_id bigint not null references users.users (id) on delete cascade,
+    key text not null,
+    fingerprint text not null,            -- method, path and length of the first request
+    status_code integer,                  -- null while the first request is still running
+    response jsonb,
+    created_at timestamptz not null default now(),
+    finished_at timestamptz,
+    primary key (user_id, key),
+    constraint api_idempotency_key_form check (length(key) between 1 and 200 and key !~ '[[:cntrl:]]'),
+    constraint api_idempotency_fingerprint_length check (length(fingerprint) <= 500),
+    constraint api_idempotency_finished check ((status_code is null) = (finished_at is null)),
+    constraint api_idempotency_response_size check (pg_column_size(response) <= 1048576)
+);
+create index api_idempotency_created_idx on auth.api_idempotency (created_at);
+create policy own_keys on auth.api_idempotency
+    using (user_id = (select system.current_actor()))
+    with check (user_id = (select system.current_actor()));
+alter table auth.api_idempotency enable row level security;
+
 -- A credential change ends the user's tokens, whichever path made it.
 create trigger end_tokens_on_credential_change after update of password_hash, is_active, deleted_at on users.users
     for each row

@@ -15,6 +15,7 @@ DESCRIPTION = "personal access tokens for the HTTP API: hashed, scoped, narrowed
 
 NEW = ("auth.token_limits", "auth.use_token", "audit.via", "auth.end_tokens_on_credential_change")
 CHANGED = (
+    "audit.record_download",
     "projects.actor_projects",
     "projects.actor_projects_with",
     "system.actor_sees_all",

@@ -33,6 +33,7 @@ APP_WRITES = {
     "staging.upload_claims": {"insert", "delete"},
     "auth.api_tokens": {"insert", "update"},
     "auth.api_token_projects": {"insert"},
+    "auth.api_idempotency": {"insert", "update", "delete"},
 }
 # Routines the row-level security policies call (as the querying role): both limited logins.
 POLICY_HELPERS = {

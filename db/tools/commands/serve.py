@@ -1,4 +1,5 @@
-"""`prosync serve`: migrate, optionally load the demo, and run the dashboard in a child process."""
+"""`prosync serve`: migrate, optionally load the demo, and run the dashboard (with the HTTP API under
+/api/v1) in a child process; `prosync api`: the same for the HTTP API alone."""
 
 from __future__ import annotations
 
@@ -49,7 +50,25 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def api_argv(host: str, port: int) -> list[str]:
+    """uvicorn for the API alone (dashboard/api/app.py's `standalone`, named, never imported here).
+    X-Forwarded-For is believed only from PROSYNC_TRUSTED_PROXIES, by ProSync itself."""
+    return [
+        "uvicorn", "dashboard.api.app:standalone", "--app-dir", str(ROOT),
+        "--host", host, "--port", str(port), "--no-proxy-headers", "--no-server-header",
+        "--timeout-graceful-shutdown", "20",
+    ]  # fmt: skip
+
+
 def _serve(args) -> None:
+    _run(args, streamlit_argv(args.host, args.port), "the dashboard")
+
+
+def _api(args) -> None:
+    _run(args, api_argv(args.host, args.port), "the API")
+
+
+def _run(args, argv: list[str], what: str) -> None:
     # From the first moment, a stop signal ends this process through Python's exit (so the embedded
     # server it may start below is stopped); once the dashboard runs, the signal is passed to it.
     child: subprocess.Popen | None = None
@@ -64,17 +83,21 @@ def _serve(args) -> None:
     for signum in STOP_SIGNALS:
         signal.signal(signum, stop)
     upgrade()
-    if args.demo:
+    if getattr(args, "demo", False):
         demo(args)
     # The dashboard runs in a child process in a process group of its own, so a terminal's Ctrl-C
     # reaches it once, from here; this process holds the embedded server (started above) and stops
     # it when the child has ended.
     child = subprocess.Popen(
-        [sys.executable, "-m", *streamlit_argv(args.host, args.port)],
+        [sys.executable, "-m", *argv],
         process_group=0,
         preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
-    print(f"ProSync on http://{args.host}:{args.port}", flush=True)
+    where = f"http://{args.host}:{args.port}"
+    if what == "the API":
+        print(f"ProSync API on {where}/api/v1 (documentation: {where}/api/v1/docs)", flush=True)
+    else:
+        print(f"ProSync on {where} (API: {where}/api/v1, documentation: {where}/api/v1/docs)", flush=True)
     try:
         while True:
             try:
@@ -93,7 +116,7 @@ def _serve(args) -> None:
     # Streamlit answers SIGINT with "Aborted!" and status 1: asked to stop, any status is a stop.
     if code != 0 and not stopping:
         how = f"was killed by signal {-code}" if code < 0 else f"stopped with exit status {code}"
-        raise CommandError(f"the dashboard {how}")
+        raise CommandError(f"{what} {how}")
 
 
 def add(commands) -> None:
@@ -103,3 +126,7 @@ def add(commands) -> None:
     serve.add_argument("--port", type=int, default=8501)
     serve.add_argument("--demo", action="store_true", help="load the demo data first")
     serve.set_defaults(func=_serve)
+    api = commands.add_parser("api", help="migrate and run the HTTP API alone (/api/v1)")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8502)
+    api.set_defaults(func=_api)

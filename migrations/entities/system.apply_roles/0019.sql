@@ -17,7 +17,8 @@ declare
         "staging.documents_ingest": "insert, update, delete",
         "staging.upload_claims": "insert, delete",
         "auth.api_tokens": "insert, update",
-        "auth.api_token_projects": "insert"
+        "auth.api_token_projects": "insert",
+        "auth.api_idempotency": "insert, update, delete"
     }';
 begin
     perform set_config('prosync.ddl_batch', 'system.apply_roles', true);
@@ -73,7 +74,8 @@ begin
             if r.name = 'users.users'::regclass then
                 execute 'grant select (id, login, display_name, is_active, last_login_at, password_changed_at,'
                     ' created_at, created_by, updated_at, updated_by, deleted_at, deleted_by) on users.users to prosync_readonly';
-            elsif r.name not in ('auth.sessions'::regclass, 'auth.api_tokens'::regclass) then
+            elsif r.name not in ('auth.sessions'::regclass, 'auth.api_tokens'::regclass,
+                                'auth.api_idempotency'::regclass) then
                 execute format('grant select on %s to prosync_readonly', r.name);
             end if;
         end loop;

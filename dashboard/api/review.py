@@ -1,0 +1,259 @@
+"""Uploads and review: files staged from a pipeline, what became of them, approve and reject."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import re
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from db.core.errors import InvalidInput
+from db.core.settings import get_settings
+from db.domain import access, idempotency, staging
+from db.files import ingest
+from db.files.filetypes import load_filetypes
+
+from . import cursors
+from .multipart import UploadForm, read_upload
+from .problems import Problem
+from .reads import CursorParam, Id, Limit, require_visible
+from .schemas import (
+    ApproveIn,
+    DecisionOut,
+    DocumentOut,
+    RejectIn,
+    StagedOut,
+    StagedPage,
+    UploadOut,
+    UploadResult,
+    errors,
+)  # fmt: skip
+from .security import Caller, caller, scoped
+
+router = APIRouter()
+uploader = scoped("upload")
+reviewer = scoped("review")
+FORM_OVERHEAD = 1024 * 1024  # room for the form's own bytes around the largest file
+WAIT_FOR_FIRST = 60.0  # how long a retry waits for the first request with its key to finish
+SHA256 = re.compile(r"[0-9a-f]{64}")
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "one or more files (repeat the part)",
+                        },
+                        "notes": {"type": "string", "description": "for the reviewer"},
+                        "metadata": {
+                            "type": "string",
+                            "description": "`key: value` lines, as on the Upload screen",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _limits(who: Caller, project_id: int) -> tuple[dict[str, int], int]:
+    """Refused before a byte of the body is read: a project the caller cannot see (404) or upload
+    to (403). Then the largest size each extension allows, and the largest of all."""
+    with who.reading() as conn:
+        require_visible(conn, project_id)
+        access.require_permission(conn, project_id=project_id, permission="can_upload")
+        types = [t for t in load_filetypes(conn).values() if t.allowed]
+    by_extension: dict[str, int] = {}
+    for kind in types:
+        for extension in kind.extensions:
+            by_extension[extension] = max(by_extension.get(extension, 0), kind.max_size_bytes)
+    return by_extension, max((t.max_size_bytes for t in types), default=0)
+
+
+def _stage(who: Caller, project_id: int, form: UploadForm, workers: int) -> UploadOut:
+    metadata = ingest.parse_metadata(form.fields.get("metadata", "")) or None
+    files = [
+        ingest.FileToStage(part.filename, part.file, part.content_type, metadata, checksum=part.sha256)
+        for part in form.files
+    ]
+    outcomes = ingest.stage_files(
+        who.writing, project_id=project_id, files=files, notes=form.fields.get("notes", ""), workers=workers
+    )
+    return UploadOut(
+        files=[
+            UploadResult(
+                name=o.name,
+                status=o.status,
+                message=o.message,
+                staged=StagedOut.of(o.staged) if o.staged else None,
+            )  # fmt: skip
+            for o in outcomes
+        ]
+    )
+
+
+def _claim(who: Caller, key: str, fingerprint: str) -> idempotency.KeyState:
+    with who.writing() as conn:
+        return idempotency.claim_key(conn, key=key, fingerprint=fingerprint)
+
+
+def _finish(who: Caller, key: str, answer: UploadOut | None) -> None:
+    with who.writing() as conn:
+        if answer is None:
+            idempotency.release_key(conn, key=key)
+        else:
+            idempotency.finish_key(conn, key=key, status_code=200, response=answer.model_dump(mode="json"))
+
+
+async def _replay(who: Caller, key: str, fingerprint: str) -> UploadOut | None:
+    """None when this request claimed the key (it does the work); else the first request's answer,
+    waiting for it while it runs."""
+    deadline = time.monotonic() + WAIT_FOR_FIRST
+    while True:
+        state = await run_in_threadpool(_claim, who, key, fingerprint)
+        if state.state == "new":
+            return None
+        if state.state == "done":
+            return UploadOut.model_validate(state.response)
+        if time.monotonic() > deadline:
+            raise Problem(
+                409, "A request with this Idempotency-Key is still running; retry it later.",
+                headers={"Retry-After": "5"},
+            )  # fmt: skip
+        await asyncio.sleep(0.2)
+
+
+@router.post(
+    "/projects/{project_id}/uploads", response_model=UploadOut, tags=["review"],
+    openapi_extra=UPLOAD_BODY, responses=errors(400, 401, 403, 404, 409, 413, 415, 429, 503),
+    summary="Stage files for review (multipart); per file: staged, duplicate or refused, and why",
+)  # fmt: skip
+async def upload(
+    project_id: Id,
+    request: Request,
+    who: Annotated[Caller, Depends(uploader)],
+    idempotency_key: Annotated[
+        str | None, Header(max_length=200, description="a retry with the same key gets the first answer")
+    ] = None,
+    x_content_sha256: Annotated[
+        str | None, Header(max_length=64, description="SHA-256 (hex) of the one file sent; verified")
+    ] = None,
+):
+    by_extension, largest = await run_in_threadpool(_limits, who, project_id)
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > largest + FORM_OVERHEAD):
+        raise Problem(413, f"The body is larger than the largest file ProSync accepts ({largest:,} bytes).")
+    expected = x_content_sha256.lower() if x_content_sha256 else None
+    if expected is not None and not SHA256.fullmatch(expected):
+        raise Problem(400, "X-Content-SHA256 is the file's SHA-256 as 64 hexadecimal characters.")
+    if idempotency_key is not None:
+        idempotency.clean_key(idempotency_key)
+        fingerprint = f"POST {request.url.path} {length} {expected}"
+        replayed = await _replay(who, idempotency_key, fingerprint)
+        if replayed is not None:
+            return replayed
+    answer = None
+    try:
+
+        def limit_for(name: str) -> int:
+            extension = name.rpartition(".")[2].lower() if "." in name else ""
+            return by_extension.get(extension, largest)
+
+        form = await read_upload(request, limit_for=limit_for)
+        try:
+            if expected is not None:
+                if len(form.files) != 1:
+                    one = "X-Content-SHA256 is for a request with one file; send files one by one."
+                    raise Problem(400, one)
+                if not hmac.compare_digest(form.files[0].sha256, expected):
+                    raise Problem(
+                        400, f"{form.files[0].filename[:200]}: its SHA-256 is not the X-Content-SHA256 sent; "
+                        "the file changed on its way. Nothing was staged.",
+                    )  # fmt: skip
+            workers = max(1, min(len(form.files), get_settings().api_upload_workers))
+            answer = await run_in_threadpool(_stage, who, project_id, form, workers)
+        finally:
+            form.close()
+    finally:
+        if idempotency_key is not None:
+            await run_in_threadpool(_finish, who, idempotency_key, answer)
+    return answer
+
+
+@router.get(
+    "/staged/{ingest_id}", response_model=StagedOut, tags=["review"], responses=errors(401, 403, 404, 429),
+    summary="One staged file: pending, approved (and the document it became) or rejected (and why)",
+)  # fmt: skip
+def get_staged(ingest_id: Id, who: Annotated[Caller, Depends(caller)]):
+    with who.reading() as conn:
+        return StagedOut.of(staging.get_staged_file(conn, ingest_id=ingest_id))
+
+
+@router.get(
+    "/projects/{project_id}/staged", response_model=StagedPage, tags=["review"],
+    responses=errors(400, 401, 403, 404, 429),
+    summary="A project's review queue (pending, oldest first) or its rejected files (newest first)",
+)  # fmt: skip
+def list_staged(
+    project_id: Id,
+    who: Annotated[Caller, Depends(reviewer)],
+    status: Annotated[
+        str, Query(pattern="^(pending|rejected)$", description="pending or rejected")
+    ] = "pending",  # noqa: E501
+    cursor: CursorParam = None,
+    limit: Limit = 50,
+):
+    after = cursors.decode_page_cursor(cursor)
+    with who.reading() as conn:
+        require_visible(conn, project_id)
+        access.require_permission(conn, project_id=project_id, permission="can_review")
+        listing = staging.list_pending if status == "pending" else staging.list_rejected
+        page = listing(conn, project_id=project_id, after=after, limit=limit)
+    items = [StagedOut.of(s) for s in page.rows]
+    return StagedPage(items=items, next_cursor=cursors.encode_page_cursor(page.next))
+
+
+def _decided(outcome: ingest.Outcome) -> DecisionOut:
+    return DecisionOut(
+        name=outcome.name, status=outcome.status, message=outcome.message,
+        staged=StagedOut.of(outcome.staged) if outcome.staged else None,
+        document=DocumentOut.of(outcome.document) if outcome.document else None,
+    )  # fmt: skip
+
+
+@router.post(
+    "/staged/{ingest_id}/approve", response_model=DecisionOut, tags=["review"],
+    responses=errors(400, 401, 403, 404, 409, 429, 503),
+    summary="Approve a pending file: it becomes a document (a preview is made where its type has one)",
+)  # fmt: skip
+def approve(
+    ingest_id: Id, who: Annotated[Caller, Depends(reviewer)], body: Annotated[ApproveIn | None, Body()] = None
+):
+    notes = body.reviewer_notes if body else ""
+    return _decided(ingest.approve_file(who.writing, ingest_id=ingest_id, reviewer_notes=notes))
+
+
+@router.post(
+    "/staged/{ingest_id}/reject", response_model=DecisionOut, tags=["review"],
+    responses=errors(400, 401, 403, 404, 409, 429),
+    summary="Reject a pending file; the reason is required and shown to the uploader",
+)  # fmt: skip
+def reject(ingest_id: Id, body: RejectIn, who: Annotated[Caller, Depends(reviewer)]):
+    if not body.reason.strip():
+        raise InvalidInput("Say why the file is rejected: the uploader reads it.")
+    outcome = ingest.reject_file(
+        who.writing, ingest_id=ingest_id, reason=body.reason, reviewer_notes=body.reviewer_notes
+    )
+    return _decided(outcome)

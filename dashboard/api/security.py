@@ -1,0 +1,126 @@
+"""Who is calling: the bearer token checked on every request (its use audited), its rate limit, its
+scopes; and the units of work a route runs in, as the token's user through the token."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Connection
+
+from dashboard.auth_routes import client_address
+from db.core.engine import read_only, transaction
+from db.core.errors import AuthenticationFailed
+from db.core.settings import get_settings
+from db.core.types import TokenGrant
+from db.domain import tokens
+
+from .problems import Problem
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="PersonalAccessToken",
+    description="A personal access token (psy_…) from the dashboard's Account screen or "
+    "`prosync token create`, sent as `Authorization: Bearer psy_…`.",
+)
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="prosync"'}
+
+
+@dataclass(frozen=True)
+class Caller:
+    grant: TokenGrant
+    ip_address: str | None
+    user_agent: str | None
+
+    @property
+    def user_id(self) -> int:
+        return self.grant.user_id
+
+    def reading(self):
+        """A read-only unit of work as this token's user, through the token (a replica if any)."""
+        return read_only(actor_id=self.user_id, token=self.grant)
+
+    def writing(self):
+        """A unit of work that writes, as this token's user, through the token."""
+        return transaction(actor_id=self.user_id, token=self.grant)
+
+    def client(self) -> dict:
+        return {"user_agent": self.user_agent, "ip_address": self.ip_address}
+
+
+class RateLimiter:
+    """At most `per_minute` requests per token in any minute, in this process (a sliding window)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._seen: dict[int, deque[float]] = {}
+
+    def retry_after(self, token_id: int, per_minute: int) -> int | None:
+        """None when this request may go on (and it is counted); else the seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            window = self._seen.setdefault(token_id, deque())
+            while window and window[0] <= now - 60:
+                window.popleft()
+            if len(window) >= per_minute:
+                return max(1, math.ceil(window[0] + 60 - now))
+            window.append(now)
+            if len(self._seen) > 10000:  # forget tokens idle for a minute
+                for key in [k for k, w in self._seen.items() if not w or w[-1] <= now - 60]:
+                    del self._seen[key]
+            return None
+
+
+limiter = RateLimiter()
+
+
+def _resolve(secret: str, ip: str | None, agent: str | None, request_line: str) -> TokenGrant:
+    with transaction(actor_id=None) as conn:
+        return tokens.use_token(conn, secret=secret, ip_address=ip, user_agent=agent, request=request_line)
+
+
+def caller(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Caller:
+    """The calling token (401 without a valid one, 429 past its rate limit)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Problem(401, "Send a personal access token: Authorization: Bearer psy_…", headers=CHALLENGE)
+    ip, agent = client_address(request), request.headers.get("user-agent")
+    line = f"{request.method} {request.url.path}"
+    try:
+        grant = _resolve(credentials.credentials, ip, agent, line)
+    except AuthenticationFailed as error:
+        raise Problem(401, str(error), headers=CHALLENGE) from None
+    wait = limiter.retry_after(grant.id, get_settings().api_rate_per_minute)
+    if wait is not None:
+        raise Problem(
+            429, f"This token made more than {get_settings().api_rate_per_minute} requests in a minute; "
+            f"try again in {wait} s.", headers={"Retry-After": str(wait)},
+        )  # fmt: skip
+    return Caller(grant=grant, ip_address=ip, user_agent=agent)
+
+
+def scoped(*scopes: str):
+    """A dependency: the caller, whose token must carry one of `scopes` (403 otherwise)."""
+
+    def dependency(who: Annotated[Caller, Depends(caller)]) -> Caller:
+        if not who.grant.scopes & set(scopes):
+            wanted = " or ".join(scopes)
+            raise Problem(403, f"This token does not have the {wanted} scope; make one that has.")
+        return who
+
+    return dependency
+
+
+@contextmanager
+def unit_of(who: Caller) -> Iterator[Connection]:
+    with who.writing() as conn:
+        yield conn

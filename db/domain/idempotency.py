@@ -1,0 +1,92 @@
+"""Idempotency keys (the API's Idempotency-Key header): a retried request is answered with the first
+request's answer instead of doing the work again, even when the retries arrive at the same moment.
+
+Each call is its own unit of work: the key is claimed (and committed) before the work starts, so a
+second request with the key sees it at once; the answer is recorded when the work ends. Keys live
+a day.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Connection, text
+
+from db.core.engine import current_actor
+from db.core.errors import Conflict, InvalidInput, PermissionDenied
+
+KEPT_FOR = timedelta(hours=24)
+MAX_KEY = 200
+
+
+@dataclass(frozen=True)
+class KeyState:
+    state: str  # "new" (this request does the work), "running" (another does), "done"
+    status_code: int | None = None
+    response: dict | None = None
+
+
+def clean_key(key: object) -> str:
+    if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY or any(not ch.isprintable() for ch in key):
+        raise InvalidInput(f"An Idempotency-Key is 1 to {MAX_KEY} printable characters (a UUID is usual).")
+    return key
+
+
+def _actor(conn: Connection) -> int:
+    actor = current_actor(conn)
+    if actor is None:
+        raise PermissionDenied("Sign in first.")
+    return actor
+
+
+def claim_key(conn: Connection, *, key: str, fingerprint: str) -> KeyState:
+    """Claim `key` for a request of this `fingerprint`; what became of it if it was claimed before.
+    Conflict when the key was used for a different request."""
+    actor, key = _actor(conn), clean_key(key)
+    conn.execute(
+        text("delete from auth.api_idempotency where user_id = :u and created_at < now() - :kept"),
+        {"u": actor, "kept": KEPT_FOR},
+    )
+    claimed = conn.execute(
+        text(
+            "insert into auth.api_idempotency (user_id, key, fingerprint) values (:u, :k, :f)"
+            " on conflict (user_id, key) do nothing returning 1"
+        ),
+        {"u": actor, "k": key, "f": fingerprint[:500]},
+    ).scalar_one_or_none()
+    if claimed:
+        return KeyState("new")
+    row = conn.execute(
+        text(
+            "select fingerprint, status_code, response from auth.api_idempotency"
+            " where user_id = :u and key = :k"
+        ),
+        {"u": actor, "k": key},
+    ).one()
+    if row.fingerprint != fingerprint[:500]:
+        raise Conflict("This Idempotency-Key was used for a different request; use a new key for this one.")
+    if row.status_code is None:
+        return KeyState("running")
+    return KeyState("done", row.status_code, row.response)
+
+
+def finish_key(conn: Connection, *, key: str, status_code: int, response: dict) -> None:
+    """Record the answer given to the request that claimed `key`."""
+    conn.execute(
+        text(
+            "update auth.api_idempotency"
+            " set status_code = :s, response = cast(:r as jsonb), finished_at = now()"
+            " where user_id = :u and key = :k and status_code is null"
+        ),
+        {"u": _actor(conn), "k": clean_key(key), "s": status_code, "r": json.dumps(response)},
+    )
+
+
+def release_key(conn: Connection, *, key: str) -> None:
+    """Forget a claim whose request failed without an answer worth repeating: a retry does the work."""
+    conn.execute(
+        text("delete from auth.api_idempotency where user_id = :u and key = :k and status_code is null"),
+        {"u": _actor(conn), "k": clean_key(key)},
+    )
