@@ -23,6 +23,11 @@ Id = Annotated[int, Path(description="the id, a whole number")]
 Limit = Annotated[int, Query(ge=1, le=200, description="rows per page (1 to 200)")]
 CursorParam = Annotated[str | None, Query(max_length=1000, description="next_cursor of the previous page")]
 reader = scoped("read")
+BIGINT = 2**63 - 1
+
+
+def _id_query(description: str):
+    return Query(ge=1, le=BIGINT, description=description)
 
 
 def require_visible(conn: Connection, project_id: int) -> None:
@@ -74,8 +79,8 @@ def list_documents(
     who: Annotated[Caller, Depends(reader)],
     q: Annotated[str | None, Query(max_length=200, description="part of the name (any case)")] = None,
     mime_type: Annotated[str | None, Query(max_length=200, description="e.g. application/pdf")] = None,
-    tag_id: Annotated[int | None, Query(description="with this tag (its id)")] = None,
-    uploaded_by: Annotated[int | None, Query(description="the uploader's user id")] = None,
+    tag_id: Annotated[int | None, _id_query("with this tag (its id)")] = None,
+    uploaded_by: Annotated[int | None, _id_query("the uploader's user id")] = None,
     uploaded_from: Annotated[datetime | None, Query(description="uploaded at or after (ISO 8601)")] = None,
     uploaded_to: Annotated[datetime | None, Query(description="uploaded before (ISO 8601)")] = None,
     cursor: CursorParam = None,
@@ -137,7 +142,7 @@ async def get_content(
 def list_audit(
     project_id: Id,
     who: Annotated[Caller, Depends(reader)],
-    actor_id: Annotated[int | None, Query(description="changes by this user id")] = None,
+    actor_id: Annotated[int | None, _id_query("changes by this user id")] = None,
     action: Annotated[str | None, Query(max_length=50, description="insert, update, download…")] = None,
     table_name: Annotated[
         str | None, Query(max_length=100, description="documents, documents_ingest")

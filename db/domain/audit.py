@@ -32,6 +32,8 @@ def _trail_params(conn: Connection, project_id: int, limit: int, after: Cursor |
     access.require_permission(conn, project_id=project_id, permission="can_view")
     if not 1 <= limit <= 10000:
         raise InvalidInput("Ask for 1 to 10,000 audit rows.")
+    if filters["actor"] is not None:
+        require_id(filters["actor"], "user")
     for name in ("action", "table"):
         if filters[name] is not None and (not isinstance(filters[name], str) or "\x00" in filters[name]):
             raise InvalidInput(f"The {name} filter must be text.")

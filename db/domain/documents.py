@@ -111,6 +111,9 @@ def list_active_documents(
     """Active documents the acting user may see, newest first, one keyset page at a time."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"A page holds 1 to {MAX_PAGE} rows.")
+    for value, what in ((tag_id, "tag"), (uploaded_by, "uploader")):
+        if value is not None:
+            require_id(value, what)
     visible = access.visible_project_ids(conn)
     if project_id is not None:
         access.require_permission(conn, project_id=project_id, permission="can_view")
