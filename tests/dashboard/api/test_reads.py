@@ -98,9 +98,11 @@ def test_on_s3_the_content_is_a_redirect_to_a_presigned_url(demo_s3_env):
     secret = make_token("viewer@example.com")
     doc = scalar("select min(id) from documents.documents")
     with TestClient(standalone, base_url="http://testserver") as client:
-        response = client.get(f"/api/v1/documents/{doc}/content", headers=bearer(secret), follow_redirects=False)
+        path = f"/api/v1/documents/{doc}/content"
+        response = client.get(path, headers=bearer(secret), follow_redirects=False)
     assert response.status_code == 303
-    assert "X-Amz-Signature=" in response.headers["location"] and "X-Amz-Expires=300" in response.headers["location"]
+    location = response.headers["location"]
+    assert "X-Amz-Signature=" in location and "X-Amz-Expires=300" in location
 
 
 def test_the_audit_trail_is_filtered_and_paged(api, reader, budget):
@@ -131,7 +133,7 @@ def test_bad_query_parameters_are_a_400_problem_never_a_500(api, reader, budget,
     assert response.headers["content-type"] == "application/problem+json" and response.json()["detail"]
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "9223372036854775808", "99999999999999999999999999", "1.5", "%20"])
+@pytest.mark.parametrize("value", ["0", "-1", "9223372036854775808", "9" * 30, "1.5", "%20"])
 def test_ids_that_cannot_be_are_a_404_or_400_never_a_500(api, reader, value):
     for path in (f"/api/v1/projects/{value}", f"/api/v1/documents/{value}", f"/api/v1/staged/{value}",
                  f"/api/v1/documents/{value}/content", f"/api/v1/projects/{value}/audit"):  # fmt: skip
@@ -162,7 +164,8 @@ def test_the_openapi_document_and_its_page_describe_every_endpoint(api):
         for method, op in methods.items():
             assert op.get("summary"), (method, path)
             for parameter in op.get("parameters", []):
-                assert parameter.get("description") or parameter["schema"].get("description"), (path, parameter)
+                described = parameter.get("description") or parameter["schema"].get("description")
+                assert described, (path, parameter)
             if path != "/health":
                 assert {"401", "429"} <= set(op["responses"]), (method, path)
                 assert op["responses"]["401"]["content"].get("application/problem+json") is not None

@@ -28,7 +28,8 @@ def ci(api):
 
 @pytest.fixture
 def reviewer(api):
-    return bearer(make_token("reviewer@example.com", scopes=["read", "review"], name=f"review {uuid.uuid4()}"))
+    secret = make_token("reviewer@example.com", scopes=["read", "review"], name=f"review {uuid.uuid4()}")
+    return bearer(secret)
 
 
 def _unique(text: str = "report") -> bytes:
@@ -98,13 +99,14 @@ def test_x_content_sha256_is_verified_and_a_mismatch_writes_nothing(api, api_env
         files=[("files", ("checked.txt", body))],
     )  # fmt: skip
     assert malformed.status_code == 400
+    digest = hashlib.sha256(body).hexdigest()
     two = api.post(
-        f"/api/v1/projects/{budget}/uploads", headers={**ci, "X-Content-SHA256": hashlib.sha256(body).hexdigest()},
+        f"/api/v1/projects/{budget}/uploads", headers={**ci, "X-Content-SHA256": digest},
         files=[("files", ("a.txt", body)), ("files", ("b.txt", _unique()))],
     )  # fmt: skip
     assert two.status_code == 400 and "one file" in two.json()["detail"]
     right = api.post(
-        f"/api/v1/projects/{budget}/uploads", headers={**ci, "X-Content-SHA256": hashlib.sha256(body).hexdigest().upper()},
+        f"/api/v1/projects/{budget}/uploads", headers={**ci, "X-Content-SHA256": digest.upper()},
         files=[("files", ("checked.txt", body))],
     )  # fmt: skip
     assert right.json()["files"][0]["status"] == "staged"
@@ -115,12 +117,16 @@ def test_a_body_larger_than_any_file_may_be_is_refused_before_it_is_read(api, ap
     before = _counts()
 
     def endless():
-        yield b"--x\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.txt\"\r\n\r\n"
+        yield b'--x\r\nContent-Disposition: form-data; name="files"; filename="big.txt"\r\n\r\n'
         raise AssertionError("the body was read")
 
     response = api.post(
         f"/api/v1/projects/{budget}/uploads",
-        headers={**ci, "Content-Type": "multipart/form-data; boundary=x", "Content-Length": str(largest + 2**21)},
+        headers={
+            **ci,
+            "Content-Type": "multipart/form-data; boundary=x",
+            "Content-Length": str(largest + 2**21),
+        },
         content=endless(),
     )
     assert response.status_code == 413 and response.headers["content-type"] == "application/problem+json"
@@ -132,7 +138,7 @@ def test_a_file_larger_than_its_type_allows_is_refused_while_it_streams(api, api
     before, objects = _counts(), _objects(api_env)
 
     def chunks():
-        yield b"--x\r\nContent-Disposition: form-data; name=\"files\"; filename=\"huge.txt\"\r\n\r\n"
+        yield b'--x\r\nContent-Disposition: form-data; name="files"; filename="huge.txt"\r\n\r\n'
         for _ in range(limit // 2**20 + 2):
             yield b"a" * 2**20
         yield b"\r\n--x--\r\n"
@@ -160,19 +166,23 @@ def test_a_file_larger_than_its_type_allows_is_refused_while_it_streams(api, api
         (None, None, {"Content-Type": "multipart/form-data; boundary=zz"}, 400, "not valid multipart"),
     ],
 )
-def test_bad_uploads_are_a_problem_and_write_nothing(api, api_env, ci, budget, files, data, headers, status, words):
+def test_bad_uploads_are_a_problem_and_write_nothing(
+    api, api_env, ci, budget, files, data, headers, status, words
+):
     before, objects = _counts(), _objects(api_env)
+    path = f"/api/v1/projects/{budget}/uploads"
     if files is None:
-        response = api.post(f"/api/v1/projects/{budget}/uploads", headers={**ci, **headers}, content=b"{broken")
+        response = api.post(path, headers={**ci, **headers}, content=b"{broken")
     else:
-        response = api.post(f"/api/v1/projects/{budget}/uploads", headers=ci, files=files or None, data=data)
+        response = api.post(path, headers=ci, files=files or None, data=data)
     assert response.status_code == status, response.text
     assert words in response.json()["detail"]
     assert _counts() == before and _objects(api_env) == objects
 
 
 @pytest.mark.parametrize(
-    "name", ["a\x00b.txt", "..", "a/b.txt", "\u202etxt.exe", "x" * 300 + ".txt", "tab\there.txt", "<script>.txt"]
+    "name",
+    ["a\x00b.txt", "..", "a/b.txt", "\u202etxt.exe", "x" * 300 + ".txt", "tab\there.txt", "<script>.txt"],
 )
 def test_hostile_file_names_are_refused_or_kept_as_text(api, api_env, ci, budget, name):
     objects = _objects(api_env)
@@ -199,7 +209,9 @@ def test_hostile_file_names_are_refused_or_kept_as_text(api, api_env, ci, budget
 def test_a_retried_upload_with_its_idempotency_key_gets_the_first_answer(api, ci, budget):
     key, body = str(uuid.uuid4()), _unique()
     send = lambda: api.post(  # noqa: E731
-        f"/api/v1/projects/{budget}/uploads", headers={**ci, "Idempotency-Key": key}, files=[("files", ("r.txt", body))]
+        f"/api/v1/projects/{budget}/uploads",
+        headers={**ci, "Idempotency-Key": key},
+        files=[("files", ("r.txt", body))],
     )
     first, second = send(), send()
     assert first.status_code == second.status_code == 200
@@ -253,7 +265,9 @@ def test_a_failed_request_frees_its_idempotency_key_for_the_retry(api, ci, budge
 
 
 def test_a_staged_file_is_read_listed_approved_and_reported(api, ci, reviewer, budget):
-    uploaded = api.post(f"/api/v1/projects/{budget}/uploads", headers=ci, files=[("files", ("ok.txt", _unique()))])
+    uploaded = api.post(
+        f"/api/v1/projects/{budget}/uploads", headers=ci, files=[("files", ("ok.txt", _unique()))]
+    )
     staged = uploaded.json()["files"][0]["staged"]
     own = api.get(f"/api/v1/staged/{staged['id']}", headers=ci).json()
     assert own["status"] == "pending" and own["name"] == "ok.txt"
@@ -266,7 +280,8 @@ def test_a_staged_file_is_read_listed_approved_and_reported(api, ci, reviewer, b
         if cursor is None:
             break
     assert staged["id"] in [s["id"] for s in queue] and all(s["status"] == "pending" for s in queue)
-    decided = api.post(f"/api/v1/staged/{staged['id']}/approve", headers=reviewer, json={"reviewer_notes": "ok"})
+    path = f"/api/v1/staged/{staged['id']}/approve"
+    decided = api.post(path, headers=reviewer, json={"reviewer_notes": "ok"})
     assert decided.status_code == 200 and decided.json()["status"] == "approved"
     document = decided.json()["document"]
     after = api.get(f"/api/v1/staged/{staged['id']}", headers=ci).json()
@@ -277,16 +292,22 @@ def test_a_staged_file_is_read_listed_approved_and_reported(api, ci, reviewer, b
 
 
 def test_a_rejection_needs_a_reason_and_the_uploader_reads_it(api, ci, reviewer, budget):
-    uploaded = api.post(f"/api/v1/projects/{budget}/uploads", headers=ci, files=[("files", ("no.txt", _unique()))])
+    uploaded = api.post(
+        f"/api/v1/projects/{budget}/uploads", headers=ci, files=[("files", ("no.txt", _unique()))]
+    )
     ingest_id = uploaded.json()["files"][0]["staged"]["id"]
     for body in (None, {}, {"reason": ""}, {"reason": "   "}, {"reason": 42}, {"reason": "x" * 2001}, [1, 2]):
         refused = api.post(f"/api/v1/staged/{ingest_id}/reject", headers=reviewer, json=body)
         assert refused.status_code == 400, body
-    broken = api.post(f"/api/v1/staged/{ingest_id}/reject", headers={**reviewer, "Content-Type": "application/json"},
-                      content=b'{"reason": ')  # fmt: skip
+    broken = api.post(
+        f"/api/v1/staged/{ingest_id}/reject",
+        headers={**reviewer, "Content-Type": "application/json"},
+        content=b'{"reason": ',
+    )
     assert broken.status_code == 400 and broken.headers["content-type"] == "application/problem+json"
     assert scalar("select status from staging.documents_ingest where id = :i", i=ingest_id) == "pending"
-    rejected = api.post(f"/api/v1/staged/{ingest_id}/reject", headers=reviewer, json={"reason": "wrong <b>file</b>"})
+    reason = {"reason": "wrong <b>file</b>"}
+    rejected = api.post(f"/api/v1/staged/{ingest_id}/reject", headers=reviewer, json=reason)
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
     seen = api.get(f"/api/v1/staged/{ingest_id}", headers=ci).json()
     assert seen["status"] == "rejected" and seen["rejection_reason"] == "wrong <b>file</b>"
