@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test soak install install-test lint browser pg15 chattr bench leftovers
+.PHONY: run test soak install install-test lint browser curl pg15 chattr bench leftovers
 
 # Debian's Chromium for the end-to-end tests (never a downloaded browser build).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -31,6 +31,11 @@ browser:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
+# curl: docs/api.md's CI example runs verbatim in the API's end-to-end test.
+curl:
+	@command -v curl >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq curl >/dev/null; }
+
 # The benchmark's data set lives apart from the demo's; the first run generates it.
 SCALE ?= 100k
 RUNS ?= 20
@@ -56,7 +61,7 @@ chattr:
 # ProSync's may be left running. The load run lasts a minute on PostgreSQL 18 and half a minute on
 # 15 here; `make soak` runs it for five on both servers.
 PYTEST := $(BIN)/python -m pytest -n auto --dist loadfile --durations=15
-test: lint browser pg15 chattr
+test: lint browser curl pg15 chattr
 	$(PYTEST)
 	PROSYNC_TEST_PG_BINDIR=$(PG15_BIN) PROSYNC_LOAD_SECONDS=30 $(PYTEST) -m 'not embedded_only' tests/db
 	$(MAKE) bench SCALE=100k RUNS=1 BENCH_FLAGS="--no-docs --files 200"

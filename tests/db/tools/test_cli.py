@@ -70,6 +70,40 @@ def test_user_create_and_its_mistakes(cli_url):
     assert weak.stderr.count("\n") == 1
 
 
+def test_token_create_list_and_revoke_through_the_command(cli_url, tmp_path):
+    prosync("db", "upgrade", url=cli_url)
+    prosync("demo", url=cli_url, env={"PROSYNC_STORAGE_DIR": str(tmp_path)})
+    made = prosync(
+        "token", "create", "--as", "contributor@example.com", "--name", "CI publisher",
+        "--project", "Data Platform", "--scope", "upload", "--scope", "read", "--expires-days", "30",
+        url=cli_url,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    secret = made.stdout.strip()
+    assert secret.startswith("psy_") and len(secret) == 47 and "\n" not in secret
+    assert "read, upload" in made.stderr and "shown once" in made.stderr and secret not in made.stderr
+    with system_transaction(engine=make_engine(sqlalchemy_url(cli_url))) as conn:
+        stored = conn.execute(
+            text("select count(*) from auth.api_tokens where token_hash = sha256(:s)"), {"s": secret.encode()}
+        ).scalar_one()
+        assert stored == 1
+    listed = prosync("token", "list", "--as", "contributor@example.com", url=cli_url)
+    assert "CI publisher" in listed.stdout and secret[:12] in listed.stdout and secret not in listed.stdout
+    token_id = listed.stdout.split("\t")[0]
+    as_contributor = ("--as", "contributor@example.com")
+    assert prosync("token", "revoke", *as_contributor, token_id, url=cli_url).returncode == 0
+    assert "CI publisher" not in prosync("token", "list", *as_contributor, url=cli_url).stdout
+    for args, words in [
+        (["--as", "nobody@example.com"], "there is no active user nobody@example.com"),
+        (["--as", "contributor@example.com", "--project", "No Such"], "there is no project named 'No Such'"),
+        (["--as", "ops@example.com", "--project", "Data Platform"], "only name projects you are a member of"),
+        (["--as", "contributor@example.com", "--expires-days", "400"], "1 to 366 days"),
+    ]:
+        refused = prosync("token", "create", *args, url=cli_url)
+        assert refused.returncode == 1 and words in refused.stderr and "Traceback" not in refused.stderr
+        assert refused.stdout == ""
+
+
 def test_unreachable_database_is_one_clear_line():
     result = prosync("db", "current", url="postgresql://nobody@127.0.0.1:1/none")
     assert result.returncode == 1
@@ -130,6 +164,37 @@ def test_serve_stopped_by_a_signal_stops_the_embedded_server_it_started(tmp_path
             os.killpg(serve.pid, signal.SIGKILL)  # the dashboard dies with it (PR_SET_PDEATHSIG)
     wait_until(lambda: process_ended(server), timeout=30, what=f"the embedded server ({server}) to stop")
     assert postmaster_pid(pgdata) is None
+
+
+@pytest.mark.embedded_only
+def test_api_serves_the_api_alone_and_stops_the_embedded_server_it_started(tmp_path):
+    import signal
+    import urllib.request
+
+    from db.tools.processes import free_port, wait_until_up
+
+    port = free_port()
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DATABASE_")},
+        "PROSYNC_DATA_DIR": str(tmp_path / "data"),
+    }
+    api = subprocess.Popen(
+        [sys.executable, "-m", "db.tools.cli", "api", "--port", str(port)],
+        env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        assert wait_until_up(f"{url}/health", seconds=120), api.stdout.read1()
+        with urllib.request.urlopen(f"{url}/openapi.json") as answer:
+            assert b'"/projects/{project_id}/uploads"' in answer.read()
+        server = postmaster_pid(tmp_path / "data" / "pgdata")
+        assert server is not None
+        api.send_signal(signal.SIGTERM)
+        assert api.wait(60) == 0, api.stdout.read1()
+    finally:
+        if api.poll() is None:
+            os.killpg(api.pid, signal.SIGKILL)
+    wait_until(lambda: process_ended(server), timeout=30, what=f"the embedded server ({server}) to stop")
 
 
 @pytest.mark.embedded_only
