@@ -59,7 +59,9 @@ if since is not None:
     figure.update_xaxes(range=[since, datetime.now(UTC) + timedelta(days=1)])
 st.plotly_chart(figure, width="stretch")
 
-shown = trail[["id", "timestamp", "actor_login", "action", "table_name", "record_id", "changed_columns"]]
+shown = trail[
+    ["id", "timestamp", "actor_login", "via_token", "action", "table_name", "record_id", "changed_columns"]
+]
 event = st.dataframe(
     shown,
     hide_index=True,
@@ -69,6 +71,7 @@ event = st.dataframe(
         "id": None,
         "timestamp": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss z"),
         "actor_login": "Who",
+        "via_token": st.column_config.TextColumn("Through token", help="the API token a change came through"),
         "action": "Action",
         "table_name": "Table",
         "record_id": "Row",

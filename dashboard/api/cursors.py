@@ -34,7 +34,9 @@ def decode(cursor: str | None, *kinds: type) -> tuple | None:
             elif kind is int:
                 if not isinstance(value, int) or isinstance(value, bool) or not -(2**63) <= value < 2**63:
                     raise ValueError
-            elif not isinstance(value, kind):
+            elif not isinstance(value, kind) or (
+                isinstance(value, str) and any(ch == "\x00" or 0xD800 <= ord(ch) <= 0xDFFF for ch in value)
+            ):
                 raise ValueError
             out.append(value)
         return tuple(out)

@@ -47,8 +47,9 @@ class UploadForm:
 
 
 class _Reader:
-    def __init__(self, limit_for: Callable[[str], int], charset: str):
-        self.limit_for, self.charset = limit_for, charset
+    def __init__(self, limit_for: Callable[[str], int], charset: str, total_limit: int):
+        self.limit_for, self.charset, self.total_limit = limit_for, charset, total_limit
+        self.total = 0
         self.form = UploadForm()
         self.header_name, self.header_value = b"", b""
         self.disposition, self.part_type = b"", None
@@ -102,6 +103,12 @@ class _Reader:
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         chunk = data[start:end]
+        self.total += len(chunk)
+        if self.total > self.total_limit:  # a chunked body says no length up front: counted here
+            raise Problem(
+                413, f"The body is larger than ProSync accepts in one request ({self.total_limit:,} bytes); "
+                "send the files in more requests. Nothing was staged.",
+            )  # fmt: skip
         if self.file is not None:
             self.file.size += len(chunk)
             if self.file.size > self.limit:
@@ -127,7 +134,7 @@ class _Reader:
         pass
 
 
-async def read_upload(request: Request, *, limit_for: Callable[[str], int]) -> UploadForm:
+async def read_upload(request: Request, *, limit_for: Callable[[str], int], total_limit: int) -> UploadForm:
     """The files and fields of a multipart/form-data upload; Problem (400, 413, 415) when refused,
     with every temporary file closed."""
     kind, params = parse_options_header(request.headers.get("content-type", ""))
@@ -135,10 +142,12 @@ async def read_upload(request: Request, *, limit_for: Callable[[str], int]) -> U
         raise Problem(415, "Send the files as multipart/form-data (curl -F files=@report.pdf).")
     charset = params.get(b"charset", b"utf-8").decode("latin-1")
     try:
-        charset = codecs.lookup(charset).name
+        codec = codecs.lookup(charset)
+        # Only a text encoding names a form's characters (not base64, zlib, rot13…).
+        charset = codec.name if getattr(codec, "_is_text_encoding", False) else "utf-8"
     except LookupError:
         charset = "utf-8"
-    reader = _Reader(limit_for, charset)
+    reader = _Reader(limit_for, charset, total_limit)
     callbacks = {name: getattr(reader, name) for name in (
         "on_part_begin", "on_part_data", "on_part_end", "on_header_field", "on_header_value",
         "on_header_end", "on_headers_finished", "on_end",
@@ -148,7 +157,7 @@ async def read_upload(request: Request, *, limit_for: Callable[[str], int]) -> U
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()
-    except (FormParserError, UnicodeDecodeError):
+    except (FormParserError, UnicodeError, LookupError):
         reader.form.close()
         raise Problem(400, "The body is not valid multipart/form-data.") from None
     except ClientDisconnect:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import re
+import threading
 import time
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
@@ -19,11 +22,13 @@ from db.files.filetypes import load_filetypes
 
 from . import cursors
 from .multipart import UploadForm, read_upload
-from .problems import Problem
+from .problems import HIDDEN, Problem
 from .reads import CursorParam, Id, Limit, require_visible
 from .schemas import (
     ApproveIn,
+    ApproveManyIn,
     DecisionOut,
+    DecisionsOut,
     DocumentOut,
     RejectIn,
     StagedOut,
@@ -39,6 +44,7 @@ uploader = scoped("upload")
 reviewer = scoped("review")
 FORM_OVERHEAD = 1024 * 1024  # room for the form's own bytes around the largest file
 WAIT_FOR_FIRST = 60.0  # how long a retry waits for the first request with its key to finish
+MAX_UPLOADS_AT_ONCE = 16  # per token, per process
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
 UPLOAD_BODY = {
@@ -160,36 +166,86 @@ async def upload(
         raise Problem(400, "X-Content-SHA256 is the file's SHA-256 as 64 hexadecimal characters.")
     if idempotency_key is not None:
         idempotency.clean_key(idempotency_key)
-        fingerprint = f"POST {request.url.path} {length} {expected}"
-        replayed = await _replay(who, idempotency_key, fingerprint)
-        if replayed is not None:
-            return replayed
-    answer = None
-    try:
-
-        def limit_for(name: str) -> int:
-            extension = name.rpartition(".")[2].lower() if "." in name else ""
-            return by_extension.get(extension, largest)
-
-        form = await read_upload(request, limit_for=limit_for)
+    with uploads_at_once.turn(who.grant.id):
+        form = await read_upload(
+            request, limit_for=lambda name: _limit_for(name, by_extension, largest),
+            total_limit=largest + FORM_OVERHEAD,
+        )  # fmt: skip
         try:
-            if expected is not None:
-                if len(form.files) != 1:
-                    one = "X-Content-SHA256 is for a request with one file; send files one by one."
-                    raise Problem(400, one)
-                if not hmac.compare_digest(form.files[0].sha256, expected):
-                    raise Problem(
-                        400, f"{form.files[0].filename[:200]}: its SHA-256 is not the X-Content-SHA256 sent; "
-                        "the file changed on its way. Nothing was staged.",
-                    )  # fmt: skip
-            workers = max(1, min(len(form.files), get_settings().api_upload_workers))
-            answer = await run_in_threadpool(_stage, who, project_id, form, workers)
+            _verify(form, expected)
+            # The key is the token's own, and names this request's content: the same key with other
+            # files is a different request (409), never an old answer for new bytes.
+            key = None if idempotency_key is None else f"{who.grant.id}:{idempotency_key}"
+            if key is not None:
+                replayed = await _replay(who, key, _fingerprint(request, form))
+                if replayed is not None:
+                    return replayed
+            answer = None
+            try:
+                workers = max(1, min(len(form.files), get_settings().api_upload_workers))
+                answer = await run_in_threadpool(_stage, who, project_id, form, workers)
+            finally:
+                if key is not None:
+                    await run_in_threadpool(_finish, who, key, answer)
         finally:
             form.close()
-    finally:
-        if idempotency_key is not None:
-            await run_in_threadpool(_finish, who, idempotency_key, answer)
     return answer
+
+
+def _limit_for(name: str, by_extension: dict[str, int], largest: int) -> int:
+    extension = name.rpartition(".")[2].lower() if "." in name else ""
+    return by_extension.get(extension, largest)
+
+
+def _verify(form: UploadForm, expected: str | None) -> None:
+    if expected is None:
+        return
+    if len(form.files) != 1:
+        raise Problem(400, "X-Content-SHA256 is for a request with one file; send files one by one.")
+    if not hmac.compare_digest(form.files[0].sha256, expected):
+        raise Problem(
+            400, f"{form.files[0].filename[:200]}: its SHA-256 is not the X-Content-SHA256 sent; "
+            "the file changed on its way. Nothing was staged.",
+        )  # fmt: skip
+
+
+def _fingerprint(request: Request, form: UploadForm) -> str:
+    """What makes two uploads the same request: the path, each file's name and SHA-256, the fields."""
+    digest = hashlib.sha256()
+    for part in form.files:
+        digest.update(f"{part.filename}\0{part.sha256}\0".encode(errors="replace"))
+    for name, value in sorted(form.fields.items()):
+        digest.update(f"{name}\0{value}\0".encode(errors="replace"))
+    return f"POST {request.url.path} {digest.hexdigest()}"
+
+
+class _Turns:
+    """At most MAX_UPLOADS_AT_ONCE uploads of one token in this process at a time (429 beyond):
+    one token cannot fill the server's disk with temporary files or take every worker."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running: dict[int, int] = {}
+
+    @contextmanager
+    def turn(self, token_id: int):
+        with self._lock:
+            if self._running.get(token_id, 0) >= MAX_UPLOADS_AT_ONCE:
+                raise Problem(
+                    429, f"This token has {MAX_UPLOADS_AT_ONCE} uploads running; wait for one to end.",
+                    headers={"Retry-After": "5"},
+                )  # fmt: skip
+            self._running[token_id] = self._running.get(token_id, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running[token_id] -= 1
+                if not self._running[token_id]:
+                    del self._running[token_id]
+
+
+uploads_at_once = _Turns()
 
 
 @router.get(
@@ -243,6 +299,30 @@ def approve(
 ):
     notes = body.reviewer_notes if body else ""
     return _decided(ingest.approve_file(who.writing, ingest_id=ingest_id, reviewer_notes=notes))
+
+
+@router.post(
+    "/projects/{project_id}/staged/approve", response_model=DecisionsOut, tags=["review"],
+    responses=errors(400, 401, 403, 404, 429, 503),
+    summary="Approve a selection of a project's pending files at once, as the Review screen does",
+)  # fmt: skip
+def approve_many(project_id: Id, body: ApproveManyIn, who: Annotated[Caller, Depends(reviewer)]):
+    with who.reading() as conn:
+        require_visible(conn, project_id)
+        access.require_permission(conn, project_id=project_id, permission="can_review")
+        found = staging.get_staged_files(conn, ingest_ids=body.ids)
+    ours = [i for i in body.ids if i in found and found[i].project_id == project_id]
+    outcomes = iter(ingest.approve_files(who.writing, ingest_ids=ours, reviewer_notes=body.reviewer_notes))
+    return DecisionsOut(
+        results=[
+            _decided(next(outcomes))
+            if i in ours
+            else DecisionOut(
+                name=f"#{i}", status="refused", message=HIDDEN.format(what="staged file in this project")
+            )
+            for i in body.ids
+        ]
+    )
 
 
 @router.post(

@@ -166,6 +166,15 @@ class RejectIn(BaseModel):
     reviewer_notes: str = Field(default="", max_length=10000)
 
 
+class ApproveManyIn(BaseModel):
+    ids: list[int] = Field(min_length=1, max_length=200, description="staged file ids of this project")
+    reviewer_notes: str = Field(default="", max_length=10000)
+
+
+class DecisionsOut(BaseModel):
+    results: list[DecisionOut] = Field(description="one per id, in order")
+
+
 class ApproveIn(BaseModel):
     reviewer_notes: str = Field(default="", max_length=10000)
 

@@ -146,6 +146,25 @@ def set_token(conn: Connection, token: TokenGrant | None) -> None:
     conn.info.pop(_MEMO, None)
 
 
+def _set_actor_and_token(conn: Connection, actor_id: int | None, token: TokenGrant | None) -> None:
+    """`set_actor`, then `set_token` when a token acts: one statement for both (a round trip less
+    on every API request)."""
+    if token is None:
+        set_actor(conn, actor_id)
+        return
+    if token.user_id != actor_id:
+        raise ValueError("a token acts only for its own user")
+    conn.execute(
+        text(
+            "select set_config('prosync.actor_id', :actor, true),"
+            " set_config('prosync.token_id', :token, true)"
+        ),
+        {"actor": str(int(actor_id)), "token": str(int(token.id))},
+    )
+    conn.info[_ACTOR], conn.info[_TOKEN] = actor_id, token
+    conn.info.pop(_MEMO, None)
+
+
 def current_token(conn: Connection) -> TokenGrant | None:
     """The API token set on this connection's transaction by `set_token`, if any."""
     return conn.info.get(_TOKEN)
@@ -264,9 +283,7 @@ def transaction(
     Constraints checked at commit (deferred ones) raise the same domain errors as immediate ones.
     """
     with domain_errors(), (engine or get_engine()).begin() as conn:
-        set_actor(conn, actor_id)
-        if token is not None:
-            set_token(conn, token)
+        _set_actor_and_token(conn, actor_id, token)
         try:
             yield conn
         finally:
@@ -295,12 +312,10 @@ def read_only(
     *, actor_id: int | None, engine: Engine | None = None, token: TokenGrant | None = None
 ) -> Iterator[Connection]:
     """A read-only transaction for screens that only read (on the replica when there is one)."""
-    with (engine or get_read_engine()).connect() as conn:
+    with domain_errors(), (engine or get_read_engine()).connect() as conn:
         with conn.begin():
             conn.execute(text("set transaction read only"))
-            set_actor(conn, actor_id)
-            if token is not None:
-                set_token(conn, token)
+            _set_actor_and_token(conn, actor_id, token)
             try:
                 yield conn
             finally:

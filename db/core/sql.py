@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
+import psycopg
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from db.core.errors import (
@@ -123,6 +124,8 @@ def domain_errors(default: str = "The change was refused by the database.") -> I
     """
     try:
         yield
+    except UnicodeEncodeError as error:  # a lone surrogate in text sent to the server
+        raise InvalidInput("A text holds characters that are not valid Unicode.") from error
     except IntegrityError as error:
         name = constraint_name(error)
         kind, message = CONSTRAINT_MESSAGES.get(name or "", (InvalidInput, f"{default} ({name})"))
@@ -145,6 +148,8 @@ def domain_errors(default: str = "The change was refused by the database.") -> I
         # is a deployment's fault, not the person's: it goes on up as it is.)
         if sqlstate == "42501" and "row-level security" in str(error.orig):
             raise PermissionDenied("Your role in this project does not allow this change.") from error
+        if not sqlstate and isinstance(error.orig, psycopg.DataError):  # refused before it was sent
+            raise InvalidInput("A text holds a NUL character, which cannot be stored.") from error
         if sqlstate.startswith("22"):  # data exception: out of range, bad encoding, bad json
             raise InvalidInput("A value is out of range or malformed.") from error
         if sqlstate == "23514":

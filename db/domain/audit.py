@@ -66,7 +66,9 @@ def audit_trail(
         since=since,
         until=until,
     )
-    return pd.read_sql_query(text(_TRAIL.format(extra="")), conn, params=params)
+    # The API token a change came through, by name (who made the change is actor_login).
+    extra = ", context ->> 'token' as via_token"
+    return pd.read_sql_query(text(_TRAIL.format(extra=extra)), conn, params=params)
 
 
 def list_trail(
@@ -81,8 +83,9 @@ def list_trail(
     after: Cursor | None = None,
     limit: int = 100,
 ) -> Page[AuditEntry]:
-    """audit_trail_by_project rows of one project, newest first, one keyset page (with each row's
-    context: the API token a change was made through, an address)."""
+    """audit_trail_by_project rows of one project, newest first, one keyset page; with each row's
+    context (the API token a change was made through, an address) for those who may manage the
+    project's access."""
     params = _trail_params(
         conn,
         project_id,
@@ -95,7 +98,13 @@ def list_trail(
         until=until,
     )
     params["limit"] = limit + 1
-    rows = conn.execute(text(_TRAIL.format(extra=", context")), params).all()
+    # The whole context (addresses, browsers) is for those who manage the project's access; others
+    # see only the name of the API token a change came through.
+    managing = access.has_permission(conn, project_id=project_id, permission="can_manage_access")
+    context = ", context" if managing else (
+        ", case when context ? 'token' then jsonb_build_object('token', context -> 'token') end as context"
+    )  # fmt: skip
+    rows = conn.execute(text(_TRAIL.format(extra=context)), params).all()
     entries = [AuditEntry(**r._mapping) for r in rows[:limit]]
     more = len(rows) > limit
     return Page(rows=entries, next=Cursor(entries[-1].timestamp, entries[-1].id) if more else None)

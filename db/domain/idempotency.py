@@ -28,8 +28,8 @@ class KeyState:
     response: dict | None = None
 
 
-def clean_key(key: object) -> str:
-    if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY or any(not ch.isprintable() for ch in key):
+def clean_key(key: object, longest: int = MAX_KEY) -> str:
+    if not isinstance(key, str) or not 1 <= len(key) <= longest or any(not ch.isprintable() for ch in key):
         raise InvalidInput(f"An Idempotency-Key is 1 to {MAX_KEY} printable characters (a UUID is usual).")
     return key
 
@@ -43,8 +43,9 @@ def _actor(conn: Connection) -> int:
 
 def claim_key(conn: Connection, *, key: str, fingerprint: str) -> KeyState:
     """Claim `key` for a request of this `fingerprint`; what became of it if it was claimed before.
-    Conflict when the key was used for a different request."""
-    actor, key = _actor(conn), clean_key(key)
+    Conflict when the key was used for a different request. (The API prefixes the client's key
+    with the token's id, so that each token has keys of its own.)"""
+    actor, key = _actor(conn), clean_key(key, MAX_KEY + 50)
     conn.execute(
         text("delete from auth.api_idempotency where user_id = :u and created_at < now() - :kept"),
         {"u": actor, "kept": KEPT_FOR},
@@ -80,7 +81,7 @@ def finish_key(conn: Connection, *, key: str, status_code: int, response: dict) 
             " set status_code = :s, response = cast(:r as jsonb), finished_at = now()"
             " where user_id = :u and key = :k and status_code is null"
         ),
-        {"u": _actor(conn), "k": clean_key(key), "s": status_code, "r": json.dumps(response)},
+        {"u": _actor(conn), "k": clean_key(key, MAX_KEY + 50), "s": status_code, "r": json.dumps(response)},
     )
 
 
@@ -88,5 +89,5 @@ def release_key(conn: Connection, *, key: str) -> None:
     """Forget a claim whose request failed without an answer worth repeating: a retry does the work."""
     conn.execute(
         text("delete from auth.api_idempotency where user_id = :u and key = :k and status_code is null"),
-        {"u": _actor(conn), "k": clean_key(key)},
+        {"u": _actor(conn), "k": clean_key(key, MAX_KEY + 50)},
     )

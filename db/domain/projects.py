@@ -236,14 +236,18 @@ def list_summaries(
     if project_id is not None:
         require_id(project_id, "project")
     visible = access.visible_project_ids(conn)
+    # The page's projects first (by name, from the projects table alone), then the summary of just
+    # those: the summary's per-project counts are never made for projects off the page.
     rows = conn.execute(
         text(
-            "select * from projects.onboarding_project_summary"
-            " where (cast(:everything as boolean) or project_id = any(:ids))"
-            " and (cast(:project as bigint) is null or project_id = :project)"
-            " and (cast(:after_name as text) is null"
-            " or (lower(project_name), project_id) > (:after_name, :after_id))"
-            " order by lower(project_name), project_id limit :limit"
+            "select s.* from (select p.id from projects.projects p where p.deleted_at is null"
+            " and (cast(:everything as boolean) or p.id = any(:ids))"
+            " and (cast(:project as bigint) is null or p.id = :project)"
+            " and (cast(:after_name as text) is null or (lower(p.name), p.id) > (:after_name, :after_id))"
+            " order by lower(p.name), p.id limit :limit) page"
+            " cross join lateral (select * from projects.onboarding_project_summary v"
+            " where v.project_id = page.id) s"
+            " order by lower(s.project_name), s.project_id"
         ),
         {
             "everything": visible is None, "ids": visible or [], "project": project_id,

@@ -70,16 +70,22 @@ def get_staged_file_for_download(conn: Connection, *, ingest_id: int) -> StagedF
 
 
 def get_staged_files(conn: Connection, *, ingest_ids: Sequence[int]) -> dict[int, StagedFile]:
-    """The staged files among these ids that belong to projects the acting user may see, by id."""
+    """The staged files among these ids that the acting user may see, by id: those of projects where
+    their role lets them view or review, and their own uploads where it lets them upload (an API
+    token with the upload scope alone reads back only its user's own files)."""
     rows = conn.execute(
         text(f"select {_STAGED_COLUMNS} {_STAGED_FROM} where i.id = any(:ids)"),
         {"ids": id_list(ingest_ids, "A staged file id")},
     ).all()
-    return {
-        r.id: StagedFile(**r._mapping)
-        for r in rows
-        if access.project_role(conn, project_id=r.project_id) is not None
-    }
+    actor = current_actor(conn)
+
+    def visible(row) -> bool:
+        role = access.project_role(conn, project_id=row.project_id)
+        if role is None:
+            return False
+        return role.can_view or role.can_review or (role.can_upload and row.uploaded_by == actor)
+
+    return {r.id: StagedFile(**r._mapping) for r in rows if visible(r)}
 
 
 def duplicate_reasons(conn: Connection, *, project_id: int, checksums: Sequence[str]) -> dict[str, str]:

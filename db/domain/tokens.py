@@ -224,6 +224,14 @@ def _ip_or_none(value: str | None) -> str | None:
         return None
 
 
+def _printable(value: str, limit: int) -> str:
+    """`value` for the audit log: at most `limit` characters, anything unprintable (a NUL, a lone
+    surrogate, a line break a client sent) as U+FFFD."""
+    return "".join(
+        ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else "\ufffd" for ch in value[:limit]
+    )
+
+
 def looks_like_token(secret: object) -> bool:
     """Whether `secret` has a token's shape (checked before any database work)."""
     return (
@@ -247,8 +255,8 @@ def use_token(
         {
             "h": hash_secret(secret),
             "ip": _ip_or_none(ip_address),
-            "ua": (user_agent or "")[:300],
-            "request": request[:300],
+            "ua": _printable(user_agent or "", 300),
+            "request": _printable(request, 300),
         },
     ).one()
     if row.status != "ok":

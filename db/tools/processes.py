@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -26,3 +27,17 @@ def wait_until_up(url: str, *, seconds: float) -> bool:
         except OSError:
             time.sleep(0.2)
     return False
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def api_argv(host: str, port: int, workers: int = 1) -> list[str]:
+    """uvicorn for the API alone (dashboard/api/app.py's `standalone`, named, never imported here),
+    in `workers` processes. X-Forwarded-For is believed only from PROSYNC_TRUSTED_PROXIES, by
+    ProSync itself."""
+    return [
+        "uvicorn", "dashboard.api.app:standalone", "--app-dir", str(ROOT),
+        "--host", host, "--port", str(port), "--no-proxy-headers", "--no-server-header",
+        "--timeout-graceful-shutdown", "20", "--workers", str(max(1, workers)),
+    ]  # fmt: skip

@@ -1,4 +1,6 @@
 -- 0019 undone: no API tokens.
+create index if not exists documents_ingest_project_status_idx on staging.documents_ingest (project_id, status);
+drop index if exists staging.documents_ingest_project_status_time_idx;
 alter table audit.audit_log alter column context drop default;
 drop trigger end_tokens_on_credential_change on users.users;
 drop table auth.api_idempotency;

@@ -53,17 +53,24 @@ create policy own_token on auth.api_tokens for insert
     with check (user_id = (select system.current_actor())
                 and nullif(current_setting('prosync.token_id', true), '') is null);
 create policy own_or_admin_ends on auth.api_tokens for update
-    using ((select system.actor_sees_all()) or user_id = (select system.current_actor()))
-    with check ((select system.actor_sees_all()) or user_id = (select system.current_actor()));
+    using (((select system.actor_sees_all()) or user_id = (select system.current_actor()))
+           and nullif(current_setting('prosync.token_id', true), '') is null)
+    with check (((select system.actor_sees_all()) or user_id = (select system.current_actor()))
+                and nullif(current_setting('prosync.token_id', true), '') is null);
+create trigger guard_token_change before update on auth.api_tokens
+    for each row execute function auth.guard_token_change();
 alter table auth.api_tokens enable row level security;
 
 create policy own_or_admin on auth.api_token_projects for select
     using ((select system.actor_sees_all())
            or exists (select from auth.api_tokens t where t.id = token_id and t.user_id = (select system.current_actor())));
--- A token may name only projects its user is a member of.
+-- A token may name only projects its user is a member of, and only as it is made (in the
+-- transaction that made it): a token's projects are never added to afterwards.
 create policy own_member_projects on auth.api_token_projects for insert
-    with check (exists (select from auth.api_tokens t where t.id = token_id and t.user_id = (select system.current_actor()))
-                and project_id = any ((select projects.actor_projects())::bigint[]));
+    with check (exists (select from auth.api_tokens t where t.id = token_id
+                        and t.user_id = (select system.current_actor()) and t.created_at = now())
+                and project_id = any ((select projects.actor_projects())::bigint[])
+                and nullif(current_setting('prosync.token_id', true), '') is null);
 alter table auth.api_token_projects enable row level security;
 
 -- Idempotency keys of API requests (the Idempotency-Key header): a retried request gets the first
@@ -77,7 +84,7 @@ create table auth.api_idempotency (
     created_at timestamptz not null default now(),
     finished_at timestamptz,
     primary key (user_id, key),
-    constraint api_idempotency_key_form check (length(key) between 1 and 200 and key !~ '[[:cntrl:]]'),
+    constraint api_idempotency_key_form check (length(key) between 1 and 250 and key !~ '[[:cntrl:]]'),  -- token id : the client's key
     constraint api_idempotency_fingerprint_length check (length(fingerprint) <= 500),
     constraint api_idempotency_finished check ((status_code is null) = (finished_at is null)),
     constraint api_idempotency_response_size check (pg_column_size(response) <= 1048576)
@@ -98,3 +105,9 @@ create trigger end_tokens_on_credential_change after update of password_hash, is
 
 -- Every audit row written while a token acts names it (the capture triggers leave context empty).
 alter table audit.audit_log alter column context set default audit.via();
+
+-- The onboarding summary counts a project's pending files and finds its last upload from this index
+-- (count: the (project, 'pending') range; last upload: the newest of each status), instead of
+-- reading every staged row of the project (20,000 for a big project of the 1m data set: 12 ms).
+create index documents_ingest_project_status_time_idx on staging.documents_ingest (project_id, status, uploaded_at);
+drop index staging.documents_ingest_project_status_idx;

@@ -13,12 +13,20 @@ branch_labels = None
 depends_on = None
 DESCRIPTION = "personal access tokens for the HTTP API: hashed, scoped, narrowed to projects, audited by name"
 
-NEW = ("auth.token_limits", "auth.use_token", "audit.via", "auth.end_tokens_on_credential_change")
+NEW = (
+    "auth.token_limits",
+    "auth.use_token",
+    "audit.via",
+    "auth.end_tokens_on_credential_change",
+    "auth.guard_token_change",
+)
 CHANGED = (
     "audit.record_download",
     "projects.actor_projects",
+    "projects.onboarding_project_summary",
     "projects.actor_projects_with",
     "system.actor_sees_all",
+    "system.actor_is_ops",
     "system.apply_roles",
 )
 

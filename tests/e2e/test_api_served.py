@@ -9,12 +9,10 @@ import re
 import select
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
-import zlib
 from pathlib import Path
 
 import psutil
@@ -22,6 +20,7 @@ import psycopg
 import pytest
 from playwright.sync_api import sync_playwright
 
+from db.tools.bench.api import stored_zip
 from db.tools.bench.render import CHROMIUM, CHROMIUM_ARGS, rss_mb, start_server
 from db.tools.demo import DEMO_PASSWORD
 from tests.conftest import _demo_database
@@ -186,21 +185,6 @@ def _dashboard_pid(process) -> int:
     return next(c.pid for c in children if "streamlit" in " ".join(c.cmdline()))
 
 
-def _stored_zip(size: int, block: bytes) -> tuple[list[bytes], int]:
-    """A ZIP archive holding one stored (uncompressed) entry of `size` bytes made of `block`, as the
-    pieces to send: header, the entry's data (`size // len(block)` blocks), then the directory."""
-    name, count = b"data.bin", size // len(block)
-    crc = 0
-    for _ in range(count):
-        crc = zlib.crc32(block, crc)
-    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0, crc, size, size, len(name), 0) + name
-    central = struct.pack(
-        "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0, crc, size, size, len(name), 0, 0, 0, 0, 0, 0
-    ) + name  # fmt: skip
-    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(local) + size, 0)
-    return [local, central + end], count
-
-
 def test_a_large_upload_streams_through_without_the_server_holding_it(served):
     """A 300 MB archive (a ZIP may be 500 MB) is staged while the server's memory grows by far less."""
     url, database, env, process = served
@@ -209,7 +193,7 @@ def test_a_large_upload_streams_through_without_the_server_holding_it(served):
         (project,) = conn.execute("select id from projects.projects where name = %s", [PROJECT]).fetchone()
     pid = _dashboard_pid(process)
     size, block = 300 * 2**20, os.urandom(2**20)
-    (head, tail), count = _stored_zip(size, block)
+    head, count, tail = stored_zip(size, block)
     peak, stop = [rss_mb(pid)], threading.Event()
     baseline = peak[0]
 

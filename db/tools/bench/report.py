@@ -86,6 +86,7 @@ class Report:
     ratios: list[Ratio] = field(default_factory=list)
     renders: list[Timing] = field(default_factory=list)
     memory_mb: float | None = None
+    api_upload: dict | None = None  # one large upload through the API: size, RSS before, peak, seconds
     notes: list[str] = field(default_factory=list)
 
 
@@ -145,6 +146,15 @@ def table(report: Report) -> str:
         lines += [
             "",
             f"Streamlit server RSS after visiting every screen: {report.memory_mb:,.0f} MB (target ≤ 400)",
+        ]
+    if report.api_upload is not None:
+        large = report.api_upload
+        within = "ok" if large["growth_mb"] < 100 else "MISSED"
+        lines += [
+            "",
+            f"One {large['size_mb']:,} MB upload through the API: server RSS"
+            f" {large['baseline_mb']:,.0f} MB before, {large['peak_mb']:,.0f} MB at its peak"
+            f" (+{large['growth_mb']:,.0f} MB, target < 100: {within}); {large['seconds']:.1f} s",
         ]
     return "\n".join(lines)
 

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 
 from sqlalchemy import Engine
 
@@ -88,6 +89,8 @@ def run(
     workers: int = 4,
     writes: bool = True,
     ingest: bool = True,
+    api: bool = True,
+    large_mb: int = 1024,
     progress: Callable[[str], None] = lambda line: None,
 ) -> Report:
     """Every screen query on the read engine; writes and ingest on the primary. The sample (and the
@@ -129,7 +132,64 @@ def run(
                 report.notes.append(
                     "S3 ingest not measured: moto is not installed (`pip install -e .[test]`)."
                 )
+    if api:
+        measure_api(report, engine, owner_engine, ctx, runs=runs, files=files, workers=workers,
+                    large_mb=large_mb, progress=progress)  # fmt: skip
     return report
+
+
+def measure_api(
+    report: Report, engine: Engine, owner_engine: Engine, ctx, *, runs: int, files: int, workers: int,
+    large_mb: int, progress: Callable[[str], None],
+) -> None:  # fmt: skip
+    """The HTTP API over HTTP (db/tools/bench/api.py): the list endpoints' p95, ingest on the local
+    folder and on S3, one large upload; each against a server process of its own."""
+    from db.core.engine import transaction
+    from db.files import storage
+    from db.tools.bench import api as bench_api
+
+    # Lists as a script reading everything its user may see; ingest as a pipeline for one project.
+    reader = bench_api.make_token(owner_engine, ctx.lead_id, None, ["read", "review"])
+    secret = bench_api.make_token(owner_engine, ctx.lead_id, ctx.project_id, ["read", "upload", "review"])
+    try:
+        with bench_api.api_server() as (url, pid):
+            cursor = bench_api.page_cursor(ctx)
+            for timing in bench_api.measure_lists(url, reader, ctx, max(runs * 3, 5), cursor):
+                report.timings.append(timing)
+                progress(f"{timing.screen:<12} {timing.label:<45} p95 {timing.p95_ms:9.2f} ms")
+            if files:
+                with transaction(actor_id=ctx.lead_id, engine=engine) as conn:
+                    store = storage.upload_store(conn)
+                ratio = bench_api.measure_ingest(
+                    url, secret, ctx.project_id, store, provider="local", count=files, size=256 * 1024,
+                    workers=workers,
+                )  # fmt: skip
+                report.ratios.append(ratio)
+                progress(f"{ratio.label:<70} {ratio.measured:.2f}  {mark(ratio.within)}")
+            if large_mb:
+                unit = partial(transaction, actor_id=ctx.lead_id, engine=engine)
+                with bench_api.larger_archives(owner_engine, large_mb):
+                    large = bench_api.measure_large_upload(url, pid, secret, ctx.project_id, large_mb)
+                bench_api.forget_large_upload(unit, large.pop("ingest_id"))
+                report.api_upload = large
+                progress(
+                    f"API upload of {large_mb:,} MB: server RSS +{large['growth_mb']:.0f} MB (target < 100)"
+                    f" in {large['seconds']:.1f} s"
+                )
+        if files:
+            with moto_endpoint() as available:
+                if available:
+                    with bench_api.api_server() as (url, _pid):
+                        with transaction(actor_id=ctx.lead_id, engine=engine) as conn:
+                            store = storage.upload_store(conn)
+                        ratio = bench_api.measure_ingest(
+                            url, secret, ctx.project_id, store, provider="s3", count=files,
+                            size=256 * 1024, workers=workers,
+                        )  # fmt: skip
+                    report.ratios.append(ratio)
+                    progress(f"{ratio.label:<70} {ratio.measured:.2f}  {mark(ratio.within)}")
+    finally:
+        bench_api.revoke_tokens(owner_engine)
 
 
 def measure_renders(report: Report, *, progress: Callable[[str], None] = lambda line: None) -> None:

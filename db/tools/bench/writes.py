@@ -143,13 +143,13 @@ def measure_writes(
 # --- ingest: upload to staging and approval, against the bare storage write ----------------------
 
 
-def _files(count: int, size: int) -> Iterator[tuple[str, bytes]]:
+def bench_files(count: int, size: int, prefix: str = "bench") -> Iterator[tuple[str, bytes]]:
     """`count` distinct plain-text files of `size` bytes."""
     line = b"ProSync benchmark line: the quick brown fox jumps over the lazy dog.\n"
     body = (line * (size // len(line) + 1))[:size]
     for i in range(count):
         head = f"file {i} {os.urandom(8).hex()}\n".encode()
-        yield f"bench-{i:05d}.txt", head + body[len(head) :]
+        yield f"{prefix}-{i:05d}.txt", head + body[len(head) :]
 
 
 def measure_ingest(
@@ -171,16 +171,9 @@ def measure_ingest(
         store = storage.upload_store(conn)
     if store.provider != provider:
         raise Conflict(f"The upload storage is {store.provider}, not {provider}.")
-
-    def rate(action, items) -> float:
-        started = time.perf_counter()
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(action, items))  # list(): re-raise the first failure
-        return len(items) / (time.perf_counter() - started)
-
     # As `prosync ingest FOLDER` stages a folder and a reviewer approves a selection on the Review
     # screen: batches of ingest.BATCH, objects stored `workers` at a time.
-    items = list(_files(count, size))
+    items = list(bench_files(count, size))
     started = time.perf_counter()
     for first in range(0, count, ingest.BATCH):
         batch = items[first : first + ingest.BATCH]
@@ -196,26 +189,7 @@ def measure_ingest(
         if not all(o.status == "approved" for o in approved):
             raise Conflict(f"approval refused a benchmark file: {[o.message for o in approved][:1]}")
     product = count / (time.perf_counter() - started)
-    bare_files = list(_files(count, size))
-    if provider == "s3":
-        client, bucket, prefix = store.client, store.bucket, store.prefix
-        bare = rate(
-            lambda item: client.put_object(Bucket=bucket, Key=f"{prefix}bench/{item[0]}", Body=item[1]),
-            bare_files,
-        )
-        what = "boto3 put_object"
-    else:
-        with tempfile.TemporaryDirectory() as source, tempfile.TemporaryDirectory(dir=store.root) as target:
-            for name, data in bare_files:
-                Path(source, name).write_bytes(data)
-
-            def copy(item: tuple[str, bytes]) -> None:
-                shutil.copyfile(Path(source, item[0]), Path(target, item[0]))
-                with open(Path(target, item[0]), "rb+") as fh:
-                    os.fsync(fh.fileno())
-
-            bare = rate(copy, bare_files)
-        what = "file copy + fsync"
+    bare, what = bare_rate(store, provider, count, size, workers)
     return Ratio(
         f"ingest (stage + approve) / {what}, {count:,} files of {size // 1024} KB, {provider}, "
         f"{workers} at a time",
@@ -223,6 +197,34 @@ def measure_ingest(
         0.5 if provider == "s3" else None,
         f"{product:,.1f} vs {bare:,.1f} files/s",
     )
+
+
+def bare_rate(store, provider: str, count: int, size: int, workers: int) -> tuple[float, str]:
+    """Files per second of the bare write of `count` files of `size` bytes, `workers` at a time:
+    boto3 put_object to the store's endpoint for S3, a file copy with fsync into the store's folder."""
+
+    def rate(action, items) -> float:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(action, items))  # list(): re-raise the first failure
+        return len(items) / (time.perf_counter() - started)
+
+    bare_files = list(bench_files(count, size))
+    if provider == "s3":
+        client, bucket, prefix = store.client, store.bucket, store.prefix
+        put = lambda item: client.put_object(Bucket=bucket, Key=f"{prefix}bench/{item[0]}", Body=item[1])  # noqa: E731
+        return rate(put, bare_files), "boto3 put_object"
+    store.root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as source, tempfile.TemporaryDirectory(dir=store.root) as target:
+        for name, data in bare_files:
+            Path(source, name).write_bytes(data)
+
+        def copy(item: tuple[str, bytes]) -> None:
+            shutil.copyfile(Path(source, item[0]), Path(target, item[0]))
+            with open(Path(target, item[0]), "rb+") as fh:
+                os.fsync(fh.fileno())
+
+        return rate(copy, bare_files), "file copy + fsync"
 
 
 def _unit(engine: Engine, actor: int):

@@ -122,6 +122,8 @@ def _bench(args) -> None:
         workers=args.workers,
         writes=not args.no_writes,
         ingest=args.files > 0,
+        api=args.api,
+        large_mb=args.large_mb,
         progress=lambda line: print("  " + line, flush=True),
     )
     if args.browser:
@@ -161,6 +163,9 @@ def add(commands) -> None:
     )
     bench.add_argument("--workers", type=int, default=4, help="uploads at a time (ingest and bare writes)")
     bench.add_argument("--no-writes", action="store_true", help="skip the audited-writes ratio")
+    bench.add_argument("--api", action=argparse.BooleanOptionalAction, default=True,
+                       help="the HTTP API over HTTP: ingest, list endpoints, one large upload")  # fmt: skip
+    bench.add_argument("--large-mb", type=int, default=1024, help="the large API upload's size (0: skip)")
     bench.add_argument("--browser", action=argparse.BooleanOptionalAction, default=True,
                        help="time each screen's first render in Chromium (Playwright)")  # fmt: skip
     bench.add_argument("--json", help="where to write the JSON (default: the data dir)")

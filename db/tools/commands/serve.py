@@ -10,6 +10,7 @@ import time
 
 from db.tools.commands.common import ROOT, CommandError, upgrade
 from db.tools.commands.data import demo
+from db.tools.processes import api_argv
 
 # Started as a script path by `streamlit run`, never imported: the tools do not import the dashboard.
 SERVER = ROOT / "dashboard" / "server.py"
@@ -50,22 +51,12 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def api_argv(host: str, port: int) -> list[str]:
-    """uvicorn for the API alone (dashboard/api/app.py's `standalone`, named, never imported here).
-    X-Forwarded-For is believed only from PROSYNC_TRUSTED_PROXIES, by ProSync itself."""
-    return [
-        "uvicorn", "dashboard.api.app:standalone", "--app-dir", str(ROOT),
-        "--host", host, "--port", str(port), "--no-proxy-headers", "--no-server-header",
-        "--timeout-graceful-shutdown", "20",
-    ]  # fmt: skip
-
-
 def _serve(args) -> None:
     _run(args, streamlit_argv(args.host, args.port), "the dashboard")
 
 
 def _api(args) -> None:
-    _run(args, api_argv(args.host, args.port), "the API")
+    _run(args, api_argv(args.host, args.port, args.workers), "the API")
 
 
 def _run(args, argv: list[str], what: str) -> None:
@@ -129,4 +120,5 @@ def add(commands) -> None:
     api = commands.add_parser("api", help="migrate and run the HTTP API alone (/api/v1)")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8502)
+    api.add_argument("--workers", type=int, default=1, help="processes (each takes requests; default 1)")
     api.set_defaults(func=_api)

@@ -175,3 +175,29 @@ def test_the_openapi_document_and_its_page_describe_every_endpoint(api):
     assert page.status_code == 200 and "<script" not in page.text
     for path in spec["paths"]:
         assert f"/api/v1{path}" in page.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "mime_type=%00",
+        "q=%ED%A0%80",
+        "cursor=" + cursors.encode("\x00", 1),
+        "cursor=" + cursors.encode("\ud800", 1),
+    ],
+)
+def test_nul_and_surrogates_in_filters_and_cursors_are_a_400(api, reader, budget, query):
+    for path in (f"/api/v1/projects/{budget}/documents?{query}", f"/api/v1/projects?{query}"):
+        response = api.get(path, headers=reader)
+        assert response.status_code in (200, 400), (path, response.text)
+        if "cursor" in query or (query == "mime_type=%00" and "documents" in path):
+            assert response.status_code == 400, path
+
+
+def test_the_trail_names_the_token_to_readers_and_shows_addresses_to_managers_only(api, budget):
+    viewer = make_token("viewer@example.com", name="viewer download")
+    doc = scalar("select min(id) from documents.documents where project_id = :p", p=budget)
+    api.get(f"/api/v1/documents/{doc}/content", headers=bearer(viewer))
+    rows = api.get(f"/api/v1/projects/{budget}/audit?action=download&limit=5", headers=bearer(viewer)).json()
+    mine = next(r for r in rows["items"] if (r["context"] or {}).get("token") == "viewer download")
+    assert mine["context"] == {"token": "viewer download"}  # no address, no browser

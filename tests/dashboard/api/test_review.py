@@ -314,3 +314,55 @@ def test_a_rejection_needs_a_reason_and_the_uploader_reads_it(api, ci, reviewer,
     listed = api.get(f"/api/v1/projects/{budget}/staged?status=rejected&limit=200", headers=reviewer).json()
     assert ingest_id in [s["id"] for s in listed["items"]]
     assert api.get(f"/api/v1/projects/{budget}/staged?status=approved", headers=reviewer).status_code == 400
+
+
+def test_an_idempotency_key_is_the_tokens_own_and_names_the_content(api, budget):
+    key = str(uuid.uuid4())
+    first_token = bearer(make_token("contributor@example.com", scopes=["upload"], name=f"a {key}"))
+    second_token = bearer(make_token("contributor@example.com", scopes=["upload"], name=f"b {key}"))
+    path = f"/api/v1/projects/{budget}/uploads"
+    one, other = _unique("one"), _unique("two")  # the same length, other bytes
+    assert len(one) == len(other)
+    first = api.post(path, headers={**first_token, "Idempotency-Key": key}, files=[("files", ("f.txt", one))])
+    changed = api.post(
+        path, headers={**first_token, "Idempotency-Key": key}, files=[("files", ("f.txt", other))]
+    )
+    assert changed.status_code == 409  # never the old answer for new bytes
+    elsewhere = api.post(
+        path, headers={**second_token, "Idempotency-Key": key}, files=[("files", ("f.txt", other))]
+    )
+    assert first.json()["files"][0]["status"] == elsewhere.json()["files"][0]["status"] == "staged"
+    assert first.json() != elsewhere.json()
+
+
+def test_a_chunked_body_larger_than_any_request_may_be_is_refused_while_it_streams():
+    from python_multipart.multipart import MultipartParser
+
+    from dashboard.api.multipart import _Reader
+    from dashboard.api.problems import Problem
+
+    reader = _Reader(lambda name: 10_000, "utf-8", total_limit=5_000)
+    callbacks = {n: getattr(reader, n) for n in dir(reader) if n.startswith("on_")}
+    parser = MultipartParser(b"b", callbacks)
+    head = b'--b\r\nContent-Disposition: form-data; name="files"; filename="f%d.txt"\r\n\r\n'
+    parts = [head % i + b"x" * 3000 + b"\r\n" for i in range(3)]
+    with pytest.raises(Problem) as refused:
+        for part in parts:
+            parser.write(part)
+    assert refused.value.status == 413 and reader.total <= 6_100
+    reader.form.close()
+
+
+def test_a_charset_that_is_not_a_text_encoding_is_ignored(api, ci, budget):
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="files"; filename="c.txt"\r\n\r\n'
+        + _unique()
+        + b"\r\n--b--\r\n"
+    )
+    for charset in ("base64", "zlib", "rot13", "hex", "no-such-charset"):
+        response = api.post(
+            f"/api/v1/projects/{budget}/uploads",
+            headers={**ci, "Content-Type": f"multipart/form-data; boundary=b; charset={charset}"},
+            content=body.replace(b"c.txt", f"c-{charset}.txt".encode()),
+        )
+        assert response.status_code in (200, 400), (charset, response.text)

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import text
 
-from db.core.engine import set_token
+from db.core.engine import set_token, transaction_failed
 from db.core.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, PermissionDenied
 from db.domain import access, documents, tokens, users
 from db.files import storage
@@ -35,7 +35,11 @@ def through(conn, user, grant):
     """As `user`, through the API token `grant` (the API's unit of work)."""
     with acting(conn, user):
         set_token(conn, grant)
-        yield conn
+        try:
+            yield conn
+        finally:
+            if not transaction_failed(conn):
+                set_token(conn, None)
 
 
 @pytest.fixture
@@ -122,6 +126,8 @@ def test_a_token_stops_working_at_once(conn, team, how):
         with acting(conn, bob):
             assert tokens.revoke_token(conn, token_id=new.token.id).revoked_at is not None
     elif how == "expired":
+        # Back in time, past the guard that keeps a token's expiry fixed (this test's own change).
+        conn.execute(text("set local session_replication_role = replica"))
         conn.execute(
             text(
                 "update auth.api_tokens set created_at = now() - interval '2 days',"
@@ -139,6 +145,7 @@ def test_a_token_stops_working_at_once(conn, team, how):
         with acting(conn, bob):
             users.set_password(conn, user_id=bob.id, password="an entirely new passphrase 42")
     expected = {"revoked": "revoked", "expired": "expired", "deactivated": "not active"}.get(how, "revoked")
+    conn.execute(text("set local session_replication_role = origin"))
     with pytest.raises(AuthenticationFailed, match=expected):
         _use(conn, new.secret)
     if how in ("deactivated", "password reset", "password changed"):
@@ -272,3 +279,53 @@ def test_names_are_unique_among_a_users_live_tokens_and_others_tokens_are_hidden
             ).scalar_one()
             == 0
         )
+
+
+def test_a_token_cannot_widen_or_revive_itself_even_past_the_python_checks(conn, team):
+    alice, _, a, b = team
+    with acting(conn, alice):
+        new = tokens.create_token(conn, name="narrow one", scopes=["read"], project_ids=[a.id])
+        ended = tokens.create_token(conn, name="ended one", scopes=["read"], project_ids=[a.id])
+        tokens.revoke_token(conn, token_id=ended.token.id)
+    grant = _use(conn, new.secret)
+    with through(conn, alice, grant):
+        for statement in (
+            "update auth.api_tokens set all_projects = true, scopes = '{read,upload,review}' where id = :t",
+            "update auth.api_tokens set revoked_at = null where id = :e",
+            "insert into auth.api_token_projects (token_id, project_id) values (:t, :b)",
+        ):
+            refused = sqlstate_of(conn, statement, t=new.token.id, e=ended.token.id, b=b.id)
+            assert (
+                refused == "42501"
+                or conn.execute(
+                    text("select all_projects or revoked_at is null from auth.api_tokens where id = :e"),
+                    {"e": ended.token.id},
+                ).scalar_one()
+                is False
+            ), statement
+        assert conn.execute(text("select system.actor_is_ops()")).scalar_one() is False
+    # a token made earlier (not in this transaction) gets no project added, and nobody, not even its
+    # user outside a token, changes what a token may do or revives it
+    conn.execute(text("set local session_replication_role = replica"))
+    conn.execute(
+        text("update auth.api_tokens set created_at = created_at - interval '1 minute' where id = :t"),
+        {"t": new.token.id},
+    )
+    conn.execute(text("set local session_replication_role = origin"))
+    with acting(conn, alice):
+        for statement in (
+            "update auth.api_tokens set scopes = '{read,upload,review}' where id = :t",
+            "update auth.api_tokens set expires_at = expires_at + interval '1 day' where id = :t",
+            "update auth.api_tokens set revoked_at = null, revoke_reason = null where id = :e",
+        ):
+            assert sqlstate_of(conn, statement, t=new.token.id, e=ended.token.id) == "PS400", statement
+        late = sqlstate_of(
+            conn,
+            "insert into auth.api_token_projects (token_id, project_id) values (:t, :b)",
+            t=new.token.id,
+            b=b.id,
+        )
+        assert late == "42501"
+    assert conn.execute(
+        text("select scopes from auth.api_tokens where id = :t"), {"t": new.token.id}
+    ).scalar_one() == ["read"]
