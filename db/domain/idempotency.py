@@ -18,6 +18,9 @@ from db.core.engine import current_actor
 from db.core.errors import Conflict, InvalidInput, PermissionDenied
 
 KEPT_FOR = timedelta(hours=24)
+# A claim without an answer this old is taken to be abandoned (its server process died mid-way): the
+# next request with the key does the work.
+ABANDONED_AFTER = timedelta(minutes=15)
 MAX_KEY = 200
 
 
@@ -58,6 +61,16 @@ def claim_key(conn: Connection, *, key: str, fingerprint: str) -> KeyState:
         {"u": actor, "k": key, "f": fingerprint[:500]},
     ).scalar_one_or_none()
     if claimed:
+        return KeyState("new")
+    taken_over = conn.execute(
+        text(
+            "update auth.api_idempotency set created_at = now()"
+            " where user_id = :u and key = :k and fingerprint = :f and status_code is null"
+            " and created_at < now() - :abandoned returning 1"
+        ),
+        {"u": actor, "k": key, "f": fingerprint[:500], "abandoned": ABANDONED_AFTER},
+    ).scalar_one_or_none()
+    if taken_over:
         return KeyState("new")
     row = conn.execute(
         text(
