@@ -1,11 +1,13 @@
 """Your account (everyone): who you are, your password, where you are signed in (sign out everywhere
 else at once), and your access tokens for the HTTP API."""
 
+from datetime import UTC, datetime
+
 import pandas as pd
 import streamlit as st
 
 from dashboard.ui import localize, reader, run_write, show_flash, signed_in_user
-from db.domain import sessions, tokens, users
+from db.domain import access, sessions, tokens, users
 
 me = signed_in_user()
 current = st.session_state.get("session_id")
@@ -86,6 +88,7 @@ if made:
 with reader() as conn:
     mine_tokens = tokens.list_tokens(conn, include_ended=True)
     choices = dict(tokens.list_token_projects(conn))
+now = datetime.now(UTC)
 if mine_tokens:
     st.dataframe(
         localize(
@@ -102,7 +105,9 @@ if mine_tokens:
                         "Expires": t.expires_at,
                         "Last used": t.last_used_at,
                         "From": t.last_used_ip,
-                        "State": "revoked" if t.revoked_at else "live",
+                        "State": "revoked"
+                        if t.revoked_at
+                        else ("expired" if t.expires_at <= now else "live"),
                     }
                     for t in mine_tokens
                 ]
@@ -113,7 +118,7 @@ if mine_tokens:
         ),
         hide_index=True,
     )
-live = {t.id: t for t in mine_tokens if t.revoked_at is None}
+live = {t.id: t for t in mine_tokens if t.revoked_at is None and t.expires_at > now}
 if live:
     with st.form("revoke-token"):
         chosen = st.selectbox(
@@ -126,7 +131,7 @@ with st.form("new-token", clear_on_submit=True):
     name = st.text_input("Name", max_chars=100, placeholder="CI publisher", help="Where the token is used.")
     scopes = st.multiselect(
         "Scopes",
-        ["read", "upload", "review"],
+        list(access.SCOPES),
         default=["read"],
         help="read: projects, documents, the audit trail; upload: stage files; review: approve and reject.",
     )

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from .problems import Problem
@@ -65,10 +65,20 @@ class _Reader:
         self.disposition, self.part_type, self.file, self.field_name = b"", None, None, None
         self.field_data = bytearray()
 
+    def _count(self, size: int) -> None:
+        self.total += size
+        if self.total > self.total_limit:  # a chunked body says no length up front: counted here
+            raise Problem(
+                413, f"The body is larger than ProSync accepts in one request ({self.total_limit:,} bytes); "
+                "send the files in more requests. Nothing was staged.",
+            )  # fmt: skip
+
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._count(end - start)
         self.header_name += data[start:end]
 
     def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._count(end - start)
         self.header_value += data[start:end]
 
     def on_header_end(self) -> None:
@@ -103,12 +113,7 @@ class _Reader:
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         chunk = data[start:end]
-        self.total += len(chunk)
-        if self.total > self.total_limit:  # a chunked body says no length up front: counted here
-            raise Problem(
-                413, f"The body is larger than ProSync accepts in one request ({self.total_limit:,} bytes); "
-                "send the files in more requests. Nothing was staged.",
-            )  # fmt: skip
+        self._count(len(chunk))
         if self.file is not None:
             self.file.size += len(chunk)
             if self.file.size > self.limit:
@@ -157,9 +162,13 @@ async def read_upload(request: Request, *, limit_for: Callable[[str], int], tota
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()
+        if parser.state != MultipartState.END:  # the body ended before its closing boundary
+            raise FormParserError("cut off")
     except (FormParserError, UnicodeError, LookupError):
         reader.form.close()
-        raise Problem(400, "The body is not valid multipart/form-data.") from None
+        raise Problem(
+            400, "The body is not valid multipart/form-data (or it was cut off); nothing was staged."
+        ) from None
     except ClientDisconnect:
         reader.form.close()
         raise Problem(400, "The upload was cut off before it ended; nothing was staged.") from None

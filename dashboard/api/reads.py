@@ -52,7 +52,7 @@ def list_projects(who: Annotated[Caller, Depends(reader)], cursor: CursorParam =
     last = rows[-1] if rows and more else None
     return ProjectsPage(
         items=[ProjectOut.of(r) for r in rows],
-        next_cursor=cursors.encode(last.project_name.lower(), last.project_id) if last else None,
+        next_cursor=cursors.encode(last.sort_key, last.project_id) if last else None,
     )
 
 

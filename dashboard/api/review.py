@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import re
 import threading
 import time
@@ -14,15 +15,15 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from db.core.errors import InvalidInput
+from db.core.errors import ProSyncError
 from db.core.settings import get_settings
 from db.domain import access, idempotency, staging
 from db.files import ingest
-from db.files.filetypes import load_filetypes
+from db.files.filetypes import upload_limits
 
 from . import cursors
 from .multipart import UploadForm, read_upload
-from .problems import HIDDEN, Problem
+from .problems import Problem
 from .reads import CursorParam, Id, Limit, require_visible
 from .schemas import (
     ApproveIn,
@@ -39,6 +40,7 @@ from .schemas import (
 )  # fmt: skip
 from .security import Caller, caller, scoped
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 uploader = scoped("upload")
 reviewer = scoped("review")
@@ -76,16 +78,11 @@ UPLOAD_BODY = {
 
 def _limits(who: Caller, project_id: int) -> tuple[dict[str, int], int]:
     """Refused before a byte of the body is read: a project the caller cannot see (404) or upload
-    to (403). Then the largest size each extension allows, and the largest of all."""
+    to (403). Then what the body is held to as it streams in."""
     with who.reading() as conn:
         require_visible(conn, project_id)
         access.require_permission(conn, project_id=project_id, permission="can_upload")
-        types = [t for t in load_filetypes(conn).values() if t.allowed]
-    by_extension: dict[str, int] = {}
-    for kind in types:
-        for extension in kind.extensions:
-            by_extension[extension] = max(by_extension.get(extension, 0), kind.max_size_bytes)
-    return by_extension, max((t.max_size_bytes for t in types), default=0)
+        return upload_limits(conn)
 
 
 def _stage(who: Caller, project_id: int, form: UploadForm, workers: int) -> UploadOut:
@@ -115,12 +112,25 @@ def _claim(who: Caller, key: str, fingerprint: str) -> idempotency.KeyState:
         return idempotency.claim_key(conn, key=key, fingerprint=fingerprint)
 
 
-def _finish(who: Caller, key: str, answer: UploadOut | None) -> None:
-    with who.writing() as conn:
-        if answer is None:
-            idempotency.release_key(conn, key=key)
-        else:
-            idempotency.finish_key(conn, key=key, status_code=200, response=answer.model_dump(mode="json"))
+def _stage_once(who: Caller, project_id: int, form: UploadForm, workers: int, key: str | None) -> UploadOut:
+    """`_stage`, and with an idempotency key its answer recorded (or the key freed if it failed)."""
+    answer = None
+    try:
+        answer = _stage(who, project_id, form, workers)
+    finally:
+        if key is not None:
+            try:
+                with who.writing() as conn:
+                    if answer is None:
+                        idempotency.release_key(conn, key=key)
+                    else:
+                        response = answer.model_dump(mode="json")
+                        idempotency.finish_key(conn, key=key, status_code=200, response=response)
+            except ProSyncError:
+                # The files are staged: say so. A retry with the key waits, then (after
+                # idempotency.ABANDONED_AFTER) stages again and is told they are duplicates.
+                log.warning("could not record the answer of an idempotent upload", exc_info=True)
+    return answer
 
 
 async def _replay(who: Caller, key: str, fingerprint: str) -> UploadOut | None:
@@ -180,13 +190,11 @@ async def upload(
                 replayed = await _replay(who, key, _fingerprint(request, form))
                 if replayed is not None:
                     return replayed
-            answer = None
-            try:
-                workers = max(1, min(len(form.files), get_settings().api_upload_workers))
-                answer = await run_in_threadpool(_stage, who, project_id, form, workers)
-            finally:
-                if key is not None:
-                    await run_in_threadpool(_finish, who, key, answer)
+            workers = max(1, min(len(form.files), get_settings().api_upload_workers))
+            # One thread stages and records the answer: if this request is cancelled meanwhile (the
+            # client went away, the server is stopping), the thread still ends its work and the
+            # key's answer is recorded.
+            answer = await run_in_threadpool(_stage_once, who, project_id, form, workers, key)
         finally:
             form.close()
     return answer
@@ -310,19 +318,10 @@ def approve_many(project_id: Id, body: ApproveManyIn, who: Annotated[Caller, Dep
     with who.reading() as conn:
         require_visible(conn, project_id)
         access.require_permission(conn, project_id=project_id, permission="can_review")
-        found = staging.get_staged_files(conn, ingest_ids=body.ids)
-    ours = [i for i in body.ids if i in found and found[i].project_id == project_id]
-    outcomes = iter(ingest.approve_files(who.writing, ingest_ids=ours, reviewer_notes=body.reviewer_notes))
-    return DecisionsOut(
-        results=[
-            _decided(next(outcomes))
-            if i in ours
-            else DecisionOut(
-                name=f"#{i}", status="refused", message=HIDDEN.format(what="staged file in this project")
-            )
-            for i in body.ids
-        ]
+    outcomes = ingest.approve_files(
+        who.writing, ingest_ids=body.ids, reviewer_notes=body.reviewer_notes, project_id=project_id
     )
+    return DecisionsOut(results=[_decided(o) for o in outcomes])
 
 
 @router.post(
@@ -331,8 +330,6 @@ def approve_many(project_id: Id, body: ApproveManyIn, who: Annotated[Caller, Dep
     summary="Reject a pending file; the reason is required and shown to the uploader",
 )  # fmt: skip
 def reject(ingest_id: Id, body: RejectIn, who: Annotated[Caller, Depends(reviewer)]):
-    if not body.reason.strip():
-        raise InvalidInput("Say why the file is rejected: the uploader reads it.")
     outcome = ingest.reject_file(
         who.writing, ingest_id=ingest_id, reason=body.reason, reviewer_notes=body.reviewer_notes
     )

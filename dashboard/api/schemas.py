@@ -41,7 +41,9 @@ class ProjectOut(BaseModel):
 
     @classmethod
     def of(cls, row: ProjectSummary) -> ProjectOut:
-        values = {k: v for k, v in row.__dict__.items() if k not in ("project_id", "project_name")}
+        values = {
+            k: v for k, v in row.__dict__.items() if k not in ("project_id", "project_name", "sort_key")
+        }
         return cls(id=row.project_id, name=row.project_name, **values)
 
 

@@ -60,6 +60,7 @@ class RateLimiter:
     def __init__(self):
         self._lock = threading.Lock()
         self._seen: dict[object, deque[float]] = {}
+        self._swept = 0.0
 
     def retry_after(self, key: object, per_minute: int) -> int | None:
         """None when this request may go on (and it is counted); else the seconds to wait."""
@@ -71,7 +72,10 @@ class RateLimiter:
             if len(window) >= per_minute:
                 return max(1, math.ceil(window[0] + 60 - now))
             window.append(now)
-            if len(self._seen) > 10000:  # forget keys idle for a minute
+            # Forget keys idle for a minute, at most once a second (many guessed secrets must not make
+            # every request sweep the whole table under the lock).
+            if len(self._seen) > 10000 and now - self._swept > 1:
+                self._swept = now
                 for idle in [k for k, w in self._seen.items() if not w or w[-1] <= now - 60]:
                     del self._seen[idle]
             return None
@@ -96,9 +100,9 @@ def caller(
     # and writes no audit row: per secret, and per address (guessing with many secrets).
     per_minute = get_settings().api_rate_per_minute
     secret = credentials.credentials
-    for key, limit, whose in (
-        (("secret", tokens.hash_secret(secret)), per_minute, "This token"),
+    for key, limit, whose in (  # the address first: a refused guess is not remembered per secret
         (("address", ip), per_minute * ADDRESS_FACTOR, "This address"),
+        (("secret", tokens.hash_secret(secret)), per_minute, "This token"),
     ):
         wait = limiter.retry_after(key, limit)
         if wait is not None:

@@ -229,6 +229,7 @@ class ProjectSummary:
     pending_files: int
     last_activity_at: datetime | None
     totals_refreshed_at: datetime | None
+    sort_key: str = ""  # PostgreSQL's lower(name): the keyset position of a page of projects
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,8 @@ def _system_roles(conn: Connection, actor: int) -> frozenset[str]:
     return frozenset(r.role for r in rows)
 
 
-def _require_actor(conn: Connection) -> int:
+def require_actor(conn: Connection) -> int:
+    """The acting user, or PermissionDenied when no one is signed in."""
     actor = current_actor(conn)
     if actor is None:
         raise PermissionDenied("Sign in first.")
@@ -56,7 +57,7 @@ def require_admin(conn: Connection) -> None:
     """Only administrators (or the command line) may go on."""
     if is_system(conn):
         return
-    _require_actor(conn)
+    require_actor(conn)
     if "admin" not in actor_system_roles(conn):
         raise PermissionDenied("Only an administrator can do this.")
 
@@ -104,7 +105,7 @@ def require_ops(conn: Connection) -> None:
     """Only ops people and administrators may go on."""
     if is_system(conn):
         return
-    _require_actor(conn)
+    require_actor(conn)
     if not actor_system_roles(conn) & {"ops", "admin"}:
         raise PermissionDenied("Only ops people and administrators can see database health.")
 

@@ -14,8 +14,8 @@ from datetime import timedelta
 
 from sqlalchemy import Connection, text
 
-from db.core.engine import current_actor
-from db.core.errors import Conflict, InvalidInput, PermissionDenied
+from db.core.errors import Conflict, InvalidInput
+from db.domain.access import require_actor
 
 KEPT_FOR = timedelta(hours=24)
 # A claim without an answer this old is taken to be abandoned (its server process died mid-way): the
@@ -37,53 +37,48 @@ def clean_key(key: object, longest: int = MAX_KEY) -> str:
     return key
 
 
-def _actor(conn: Connection) -> int:
-    actor = current_actor(conn)
-    if actor is None:
-        raise PermissionDenied("Sign in first.")
-    return actor
-
-
 def claim_key(conn: Connection, *, key: str, fingerprint: str) -> KeyState:
     """Claim `key` for a request of this `fingerprint`; what became of it if it was claimed before.
     Conflict when the key was used for a different request. (The API prefixes the client's key
     with the token's id, so that each token has keys of its own.)"""
-    actor, key = _actor(conn), clean_key(key, MAX_KEY + 50)
+    actor, key = require_actor(conn), clean_key(key, MAX_KEY + 50)
+    fingerprint = fingerprint[:500]
     conn.execute(
         text("delete from auth.api_idempotency where user_id = :u and created_at < now() - :kept"),
         {"u": actor, "kept": KEPT_FOR},
     )
-    claimed = conn.execute(
-        text(
-            "insert into auth.api_idempotency (user_id, key, fingerprint) values (:u, :k, :f)"
-            " on conflict (user_id, key) do nothing returning 1"
-        ),
-        {"u": actor, "k": key, "f": fingerprint[:500]},
-    ).scalar_one_or_none()
-    if claimed:
-        return KeyState("new")
-    taken_over = conn.execute(
-        text(
-            "update auth.api_idempotency set created_at = now()"
-            " where user_id = :u and key = :k and fingerprint = :f and status_code is null"
-            " and created_at < now() - :abandoned returning 1"
-        ),
-        {"u": actor, "k": key, "f": fingerprint[:500], "abandoned": ABANDONED_AFTER},
-    ).scalar_one_or_none()
-    if taken_over:
-        return KeyState("new")
-    row = conn.execute(
-        text(
-            "select fingerprint, status_code, response from auth.api_idempotency"
-            " where user_id = :u and key = :k"
-        ),
-        {"u": actor, "k": key},
-    ).one()
-    if row.fingerprint != fingerprint[:500]:
-        raise Conflict("This Idempotency-Key was used for a different request; use a new key for this one.")
-    if row.status_code is None:
+    params = {"u": actor, "k": key, "f": fingerprint, "abandoned": ABANDONED_AFTER}
+    for _ in range(3):  # the first request may free its key between our two statements
+        claimed = conn.execute(
+            text(
+                "insert into auth.api_idempotency (user_id, key, fingerprint) values (:u, :k, :f)"
+                " on conflict (user_id, key) do nothing returning 1"
+            ),
+            params,
+        ).scalar_one_or_none()
+        if claimed:
+            return KeyState("new")
+        row = conn.execute(
+            text(
+                "select fingerprint, status_code, response, created_at < now() - :abandoned as abandoned"
+                " from auth.api_idempotency where user_id = :u and key = :k for update"
+            ),
+            params,
+        ).one_or_none()
+        if row is None:
+            continue
+        if row.fingerprint != fingerprint:
+            raise Conflict("This Idempotency-Key was used for another request; use a new key for this one.")
+        if row.status_code is not None:
+            return KeyState("done", row.status_code, row.response)
+        if row.abandoned:
+            conn.execute(
+                text("update auth.api_idempotency set created_at = now() where user_id = :u and key = :k"),
+                params,
+            )
+            return KeyState("new")
         return KeyState("running")
-    return KeyState("done", row.status_code, row.response)
+    return KeyState("running")
 
 
 def finish_key(conn: Connection, *, key: str, status_code: int, response: dict) -> None:
@@ -94,7 +89,12 @@ def finish_key(conn: Connection, *, key: str, status_code: int, response: dict) 
             " set status_code = :s, response = cast(:r as jsonb), finished_at = now()"
             " where user_id = :u and key = :k and status_code is null"
         ),
-        {"u": _actor(conn), "k": clean_key(key, MAX_KEY + 50), "s": status_code, "r": json.dumps(response)},
+        {
+            "u": require_actor(conn),
+            "k": clean_key(key, MAX_KEY + 50),
+            "s": status_code,
+            "r": json.dumps(response),
+        },
     )
 
 
@@ -102,5 +102,5 @@ def release_key(conn: Connection, *, key: str) -> None:
     """Forget a claim whose request failed without an answer worth repeating: a retry does the work."""
     conn.execute(
         text("delete from auth.api_idempotency where user_id = :u and key = :k and status_code is null"),
-        {"u": _actor(conn), "k": clean_key(key, MAX_KEY + 50)},
+        {"u": require_actor(conn), "k": clean_key(key, MAX_KEY + 50)},
     )

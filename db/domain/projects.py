@@ -34,6 +34,19 @@ def get_project(conn: Connection, *, project_id: int, include_deleted: bool = Fa
     return Project(**row._mapping)
 
 
+def find_project_by_name(conn: Connection, *, name: str) -> Project | None:
+    """The live project of this exact name, if the acting user may see it (the command line: any)."""
+    if not isinstance(name, str) or "\x00" in name:
+        return None
+    row = conn.execute(
+        text(f"select {_COLUMNS} from projects.projects where name = :n and deleted_at is null"), {"n": name}
+    ).one_or_none()
+    visible = access.visible_project_ids(conn)
+    if row is None or (visible is not None and row.id not in visible):
+        return None
+    return Project(**row._mapping)
+
+
 def list_projects(
     conn: Connection, *, permission: str | None = None, include_deleted: bool = False
 ) -> list[Project]:
@@ -230,7 +243,7 @@ def list_summaries(
     limit: int = 50,
 ) -> list[ProjectSummary]:
     """onboarding_project_summary rows the acting user may see, by name then id, one keyset page
-    (`after`: the last row's lower-cased name and id); `project_id`: that one project only."""
+    (`after`: the last row's sort_key and id); `project_id`: that one project only."""
     if not 1 <= limit <= 500:
         raise InvalidInput("A page holds 1 to 500 projects.")
     if project_id is not None:
@@ -240,7 +253,8 @@ def list_summaries(
     # those: the summary's per-project counts are never made for projects off the page.
     rows = conn.execute(
         text(
-            "select s.* from (select p.id from projects.projects p where p.deleted_at is null"
+            "select s.*, lower(s.project_name) as sort_key"
+            " from (select p.id from projects.projects p where p.deleted_at is null"
             " and (cast(:everything as boolean) or p.id = any(:ids))"
             " and (cast(:project as bigint) is null or p.id = :project)"
             " and (cast(:after_name as text) is null or (lower(p.name), p.id) > (:after_name, :after_id))"

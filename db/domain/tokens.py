@@ -63,13 +63,6 @@ def _row(row) -> ApiToken:
     return ApiToken(**values)
 
 
-def _acting_user(conn: Connection) -> int:
-    actor = current_actor(conn)
-    if actor is None:
-        raise PermissionDenied("Sign in first.")
-    return actor
-
-
 def _clean_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput('Give the token a name that says where it is used ("CI publisher").')
@@ -106,7 +99,7 @@ def create_token(
 ) -> NewToken:
     """A new token for the acting user, for `project_ids` (None: all their projects) and `scopes`,
     living `expires_days` days; the secret is in the result and nowhere else."""
-    user_id = _acting_user(conn)
+    user_id = access.require_actor(conn)
     if current_token(conn) is not None:
         raise PermissionDenied("An access token cannot make another; sign in to the dashboard.")
     name = _clean_name(name)
@@ -122,23 +115,14 @@ def create_token(
         projects = sorted({require_id(p, "project") for p in project_ids})
         if not projects:
             raise InvalidInput("Choose at least one project, or all of them.")
-        member = set(
-            conn.execute(
-                text(
-                    "select a.project_id from projects.project_access a"
-                    " join projects.projects p on p.id = a.project_id and p.deleted_at is null"
-                    " where a.user_id = :u and a.project_id = any(:ids)"
-                ),
-                {"u": user_id, "ids": projects},
-            ).scalars()
-        )
+        member = {project_id for project_id, _ in list_token_projects(conn)}
         if missing := [p for p in projects if p not in member]:
             shown = ", ".join(str(p) for p in missing[:5])
             raise PermissionDenied(f"A token can only name projects you are a member of (not {shown}).")
     taken = conn.execute(
         text(
             "select exists (select from auth.api_tokens where user_id = :u and lower(name) = lower(:n)"
-            " and revoked_at is null)"
+            " and revoked_at is null and expires_at > now())"
         ),
         {"u": user_id, "n": name},
     ).scalar_one()
@@ -173,7 +157,7 @@ def get_token(conn: Connection, *, token_id: int) -> ApiToken:
     row = conn.execute(
         text(f"select {_COLUMNS} from auth.api_tokens t where t.id = :id"), {"id": token_id}
     ).one_or_none()
-    if row is None or (row.user_id != _acting_user(conn) and not _is_admin(conn)):
+    if row is None or (row.user_id != access.require_actor(conn) and not _is_admin(conn)):
         raise NotFound("There is no such token.")
     return _row(row)
 
@@ -186,7 +170,7 @@ def list_tokens(
     conn: Connection, *, user_id: int | None = None, include_ended: bool = False
 ) -> list[ApiToken]:
     """Tokens, newest first: the acting user's own, or anyone's (`user_id`) for an admin."""
-    actor = _acting_user(conn)
+    actor = access.require_actor(conn)
     user_id = actor if user_id is None else require_id(user_id, "user")
     if user_id != actor:
         access.require_admin(conn)
@@ -279,6 +263,6 @@ def list_token_projects(conn: Connection) -> list[tuple[int, str]]:
             " join projects.projects p on p.id = a.project_id and p.deleted_at is null"
             " where a.user_id = :u order by lower(p.name), p.id"
         ),
-        {"u": _acting_user(conn)},
+        {"u": access.require_actor(conn)},
     )
     return [(r.id, r.name) for r in rows]

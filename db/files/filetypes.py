@@ -69,6 +69,17 @@ def load_filetypes(conn: Connection) -> dict[str, FileType]:
     return {r.mime_type: FileType(**{**r._mapping, "extensions": tuple(r.extensions)}) for r in rows}
 
 
+def upload_limits(conn: Connection) -> tuple[dict[str, int], int]:
+    """The largest size each extension may have among the accepted types, and the largest of all
+    (what an upload read as it streams in is held to before its bytes say what it is)."""
+    types = [t for t in load_filetypes(conn).values() if t.allowed]
+    by_extension: dict[str, int] = {}
+    for kind in types:
+        for ext in kind.extensions:
+            by_extension[ext] = max(by_extension.get(ext, 0), kind.max_size_bytes)
+    return by_extension, max((t.max_size_bytes for t in types), default=0)
+
+
 def allowed_table(conn: Connection) -> pd.DataFrame:
     """The accepted types with their extensions and limits, for the upload screen."""
     types = [t for t in load_filetypes(conn).values() if t.allowed]

@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from sqlalchemy import Connection, text
 
-from db.core.errors import DuplicateContent, InvalidInput, ProSyncError
+from db.core.errors import DuplicateContent, InvalidInput, NotFound, ProSyncError
 from db.core.types import Document, NewStagedFile, StagedFile
 from db.domain import access, contents, staging
 from db.files import previews, storage
@@ -345,13 +345,35 @@ def approve_file(unit: Unit, *, ingest_id: int, reviewer_notes: str = "") -> Out
     return outcome
 
 
-def approve_files(unit: Unit, *, ingest_ids: Sequence[int], reviewer_notes: str = "") -> list[Outcome]:
+def approve_files(
+    unit: Unit, *, ingest_ids: Sequence[int], reviewer_notes: str = "", project_id: int | None = None
+) -> list[Outcome]:
     """Approve many pending files: previews made first where their type has one, then the approvals
-    in one transaction by set-based statements, where a refused file stops only itself. In order."""
-    return [outcome for outcome, _ in _approve(unit, list(ingest_ids), reviewer_notes)]
+    in one transaction by set-based statements, where a refused file stops only itself. In order.
+    With `project_id`, a file of another project is refused (a selection from one project's queue)."""
+    return [outcome for outcome, _ in _approve(unit, list(ingest_ids), reviewer_notes, project_id)]
 
 
-def _approve(unit: Unit, ids: list[int], notes: str) -> list[tuple[Outcome, ProSyncError | None]]:
+def _approve(
+    unit: Unit, ids: list[int], notes: str, project_id: int | None = None
+) -> list[tuple[Outcome, ProSyncError | None]]:
+    if project_id is not None:
+        with unit() as conn:
+            found = staging.get_staged_files(conn, ingest_ids=ids)
+        elsewhere = {i for i in ids if i not in found or found[i].project_id != project_id}
+        if elsewhere:
+            ours = iter(
+                _approve(unit, [i for i in ids if i not in elsewhere], notes)
+                if len(elsewhere) < len(ids)
+                else []
+            )
+            refused = NotFound(
+                "There is no such staged file in this project, or you do not have access to it."
+            )
+            return [
+                (Outcome(f"#{i}", "refused", str(refused)), refused) if i in elsewhere else next(ours)
+                for i in ids
+            ]
     with unit() as conn:
         found = staging.get_staged_files(conn, ingest_ids=ids)
         wanted = [

@@ -33,7 +33,6 @@ create table auth.api_tokens (
     constraint api_tokens_revoke_reason_length check (length(revoke_reason) <= 200)
 );
 create index api_tokens_user_idx on auth.api_tokens (user_id, created_at desc);
-create unique index api_tokens_live_name_key on auth.api_tokens (user_id, lower(name)) where revoked_at is null;
 -- Last use is not audited as a change (every use is its own audit row).
 call audit.enable('auth.api_tokens', 'id', p_hidden => '{token_hash}', p_ignored => '{last_used_at,last_used_ip}');
 
@@ -78,7 +77,7 @@ alter table auth.api_token_projects enable row level security;
 create table auth.api_idempotency (
     user_id bigint not null references users.users (id) on delete cascade,
     key text not null,
-    fingerprint text not null,            -- method, path and length of the first request
+    fingerprint text not null,            -- the first request's path and content (files' names and SHA-256, fields)
     status_code integer,                  -- null while the first request is still running
     response jsonb,
     created_at timestamptz not null default now(),
@@ -104,6 +103,7 @@ create trigger end_tokens_on_credential_change after update of password_hash, is
     execute function auth.end_tokens_on_credential_change();
 
 -- Every audit row written while a token acts names it (the capture triggers leave context empty).
+-- (The default reaches every partition, attached or, later, detached: the downgrade takes it from all.)
 alter table audit.audit_log alter column context set default audit.via();
 
 -- The onboarding summary counts a project's pending files and finds its last upload from this index

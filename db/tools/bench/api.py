@@ -13,6 +13,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -43,12 +44,14 @@ def api_server(env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
     port = free_port()
     argv = [sys.executable, "-m", *api_argv("127.0.0.1", port), "--no-access-log", "--log-level", "warning"]
     environment = {**os.environ, "PROSYNC_API_RATE_PER_MINUTE": "100000000", **(env or {})}
-    process = subprocess.Popen(argv, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tempfile.TemporaryFile()  # a pipe nobody reads could fill and stop the server
+    process = subprocess.Popen(argv, env=environment, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
         if not wait_until_up(url + "/api/v1/health", seconds=60):
             process.kill()
-            said = process.stderr.read().decode(errors="replace")[-1500:]
+            log.seek(0)
+            said = log.read().decode(errors="replace")[-1500:]
             raise Conflict("the API did not come up: " + said)
         yield url, process.pid
     finally:
@@ -57,6 +60,7 @@ def api_server(env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
             process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()
 
 
 def make_token(owner_engine: Engine, user_id: int, project_id: int | None, scopes: list[str]) -> str:
@@ -74,7 +78,7 @@ def revoke_tokens(owner_engine: Engine) -> None:
         conn.execute(
             text(
                 "update auth.api_tokens set revoked_at = now(), revoke_reason = 'benchmark over'"
-                " where name like 'bench %' and revoked_at is null"
+                " where name ~ '^bench [0-9a-f-]{36}$' and revoked_at is null"
             )
         )
 

@@ -18,19 +18,14 @@ def _user_id(conn, email: str) -> int:
 
 
 def _project_ids(conn, names: list[str] | None) -> list[int] | None:
-    from sqlalchemy import text
+    from db.domain import projects
 
     if not names:
         return None
-    ids = []
-    for name in names:
-        found = conn.execute(
-            text("select id from projects.projects where name = :n and deleted_at is null"), {"n": name}
-        ).scalar_one_or_none()
-        if found is None:
-            raise CommandError(f"there is no project named {name!r}")
-        ids.append(found)
-    return ids
+    found = {name: projects.find_project_by_name(conn, name=name) for name in names}
+    if missing := [name for name, project in found.items() if project is None]:
+        raise CommandError(f"there is no project named {missing[0]!r}")
+    return [project.id for project in found.values()]
 
 
 def _create(args) -> None:
@@ -99,7 +94,9 @@ def add(commands) -> None:
     create.add_argument("--as", dest="as_", required=True, metavar="EMAIL", help="the token's user")
     create.add_argument("--name", help="where it is used (default: command line)")
     create.add_argument("--project", action="append", metavar="NAME", help="only this project (repeat)")
-    scopes = ["read", "upload", "review"]  # db.domain.access.SCOPES
+    from db.domain.access import SCOPES
+
+    scopes = list(SCOPES)
     create.add_argument("--scope", action="append", choices=scopes, help="repeat; default: read")
     create.add_argument("--expires-days", type=int, default=90, metavar="N", help="1 to 366 (default 90)")
     create.set_defaults(func=_create)

@@ -156,3 +156,31 @@ def test_a_download_of_an_unknown_kind_or_outside_ones_projects_is_refused_and_n
         with acting(conn, stranger), pytest.raises(PermissionDenied, match="no such file"):
             audit.record_download(conn, kind="document", item_id=item)
     assert _downloads(conn, project.id) == []
+
+
+def test_the_trail_shows_addresses_to_those_who_manage_access_and_only_the_token_to_others(conn):
+    from db.core.engine import set_token
+    from db.domain import tokens
+    from tests.conftest import make_document, make_project
+
+    owner, viewer = make_user(conn), make_user(conn)
+    project = make_project(conn, owner=owner, members=[(viewer, "viewer")])
+    document = make_document(conn, project=project, uploader=owner)
+    with acting(conn, owner):
+        new = tokens.create_token(conn, name="context probe", project_ids=[project.id])
+    with acting(conn, None, app=True):
+        grant = tokens.use_token(
+            conn, secret=new.secret, ip_address="10.9.8.7", user_agent="probe", request="x"
+        )
+    with acting(conn, owner):
+        set_token(conn, grant)
+        audit.record_download(
+            conn, kind="document", item_id=document.id, user_agent="probe", ip_address="10.9.8.7"
+        )
+        set_token(conn, None)
+    with acting(conn, owner):
+        managed = audit.list_trail(conn, project_id=project.id, action="download").rows
+    with acting(conn, viewer):
+        viewed = audit.list_trail(conn, project_id=project.id, action="download").rows
+    assert managed[0].context["token"] == "context probe" and managed[0].context["ip_address"] == "10.9.8.7"
+    assert viewed[0].context == {"token": "context probe"}

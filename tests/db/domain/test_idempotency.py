@@ -15,7 +15,7 @@ def test_a_key_is_claimed_once_then_answers_with_the_first_answer(conn):
     with acting(conn, user):
         assert idempotency.claim_key(conn, key="k1", fingerprint="f").state == "new"
         assert idempotency.claim_key(conn, key="k1", fingerprint="f").state == "running"
-        with pytest.raises(Conflict, match="different request"):
+        with pytest.raises(Conflict, match="another request"):
             idempotency.claim_key(conn, key="k1", fingerprint="other")
         idempotency.finish_key(conn, key="k1", status_code=200, response={"files": [1]})
         done = idempotency.claim_key(conn, key="k1", fingerprint="f")
