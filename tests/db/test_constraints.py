@@ -27,6 +27,12 @@ INTERNAL = {
     "partition_policy_parent_is_table", "partition_policy_storage_options_plain",
     # sign-in counters: written by auth.count_sign_in_attempt only (revision 0017)
     "sign_in_attempts_attempts_check", "sign_in_attempts_key_check",
+    # API tokens and idempotency keys (revision 0019): db.domain.tokens and db.domain.idempotency
+    # check what a person sends (name, scopes, days, key) before the insert; the rest is made there
+    "api_tokens_name_text", "api_tokens_known_scopes", "api_tokens_lifetime", "api_tokens_hash_length",
+    "api_tokens_prefix_form", "api_tokens_used_in_lifetime", "api_tokens_revoke_reason_needs_revocation",
+    "api_tokens_revoke_reason_length", "api_tokens_token_hash_key", "api_idempotency_key_form",
+    "api_idempotency_fingerprint_length", "api_idempotency_finished", "api_idempotency_response_size",
 }  # fmt: skip
 
 
