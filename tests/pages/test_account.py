@@ -56,7 +56,8 @@ def test_a_user_makes_an_api_token_sees_it_once_and_revokes_it(demo_rw_env):
     assert secret.startswith("psy_") and "not shown again" in at.warning[0].value
     token = scalar(
         "select jsonb_build_object('id', id, 'scopes', scopes,"
-        " 'days', extract(day from expires_at - created_at)) from auth.api_tokens where token_hash = sha256(:s)",
+        " 'days', extract(day from expires_at - created_at))"
+        " from auth.api_tokens where token_hash = sha256(:s)",
         s=secret.encode(),
     )
     assert token["scopes"] == ["read", "upload"] and token["days"] == 30
