@@ -65,7 +65,7 @@ def _token_user(secret: str) -> int:
 
 
 @pytest.mark.parametrize("how", ["expired", "revoked", "deactivated", "password reset"])
-def test_an_ended_token_is_refused_with_the_reason(api, how):
+def test_an_ended_token_is_refused_with_the_reason_on_every_route(api, ids, how):
     with system_transaction() as conn:
         login = f"ended-{how.replace(' ', '-')}@example.com"
         user = users.create_user(conn, login=login, display_name="Ended", password="a long passphrase 12")
@@ -101,10 +101,11 @@ def test_an_ended_token_is_refused_with_the_reason(api, how):
             users.deactivate_user(conn, user_id=user.id)
         else:
             users.set_password(conn, user_id=user.id, password="another long passphrase 34")
-    response = api.get("/api/v1/projects", headers=bearer(secret))
-    assert response.status_code == 401
     expected = {"expired": "expired", "revoked": "revoked", "deactivated": "not active"}.get(how, "revoked")
-    assert expected in response.json()["detail"]
+    for method, path in _routes(ids):
+        response = getattr(api, method)(path, headers=bearer(secret))
+        assert response.status_code == 401, (method, path)
+        assert expected in response.json()["detail"]
 
 
 def test_a_scope_the_token_lacks_is_a_403_before_anything_is_looked_up(api, ids):
