@@ -64,7 +64,7 @@ PYTEST := $(BIN)/python -m pytest -n auto --dist loadfile --durations=15
 test: lint browser curl pg15 chattr
 	$(PYTEST)
 	PROSYNC_TEST_PG_BINDIR=$(PG15_BIN) PROSYNC_LOAD_SECONDS=30 $(PYTEST) -m 'not embedded_only' tests/db
-	$(MAKE) bench SCALE=100k RUNS=1 BENCH_FLAGS="--no-docs --files 200"
+	$(MAKE) bench SCALE=100k RUNS=1 BENCH_FLAGS="--no-docs --files 200 --large-mb 64"
 	$(MAKE) leftovers
 
 soak: install-test pg15
