@@ -15,7 +15,16 @@ from db.domain import access, audit, documents, projects
 
 from . import cursors
 from .problems import HIDDEN, Problem
-from .schemas import AuditOut, AuditPage, DocumentOut, DocumentsPage, ProjectOut, ProjectsPage, errors
+from .schemas import (
+    AuditOut,
+    AuditPage,
+    DocumentOut,
+    DocumentsPage,
+    ProjectOut,
+    ProjectsPage,
+    errors,
+    json_response,
+)  # fmt: skip
 from .security import Caller, scoped
 
 router = APIRouter()
@@ -50,9 +59,11 @@ def list_projects(who: Annotated[Caller, Depends(reader)], cursor: CursorParam =
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if rows and more else None
-    return ProjectsPage(
-        items=[ProjectOut.of(r) for r in rows],
-        next_cursor=cursors.encode(last.sort_key, last.project_id) if last else None,
+    return json_response(
+        ProjectsPage(
+            items=[ProjectOut.of(r) for r in rows],
+            next_cursor=cursors.encode(last.sort_key, last.project_id) if last else None,
+        )
     )
 
 
@@ -66,7 +77,7 @@ def get_project(project_id: Id, who: Annotated[Caller, Depends(reader)]):
         rows = projects.list_summaries(conn, project_id=project_id, limit=1)
     if not rows:
         raise Problem(404, HIDDEN.format(what="project"))
-    return ProjectOut.of(rows[0])
+    return json_response(ProjectOut.of(rows[0]))
 
 
 @router.get(
@@ -93,8 +104,10 @@ def list_documents(
             conn, project_id=project_id, mime_type=mime_type, tag_id=tag_id, uploaded_by=uploaded_by,
             uploaded_from=uploaded_from, uploaded_to=uploaded_to, name_contains=q, after=after, limit=limit,
         )  # fmt: skip
-    return DocumentsPage(
-        items=[DocumentOut.of(d) for d in page.rows], next_cursor=cursors.encode_page_cursor(page.next)
+    return json_response(
+        DocumentsPage(
+            items=[DocumentOut.of(d) for d in page.rows], next_cursor=cursors.encode_page_cursor(page.next)
+        )
     )
 
 
@@ -104,7 +117,7 @@ def list_documents(
 )  # fmt: skip
 def get_document(document_id: Id, who: Annotated[Caller, Depends(reader)]):
     with who.reading() as conn:
-        return DocumentOut.of(documents.get_document(conn, document_id=document_id))
+        return json_response(DocumentOut.of(documents.get_document(conn, document_id=document_id)))
 
 
 @router.get(
@@ -160,4 +173,4 @@ def list_audit(
             since=since, until=until, after=after, limit=limit,
         )  # fmt: skip
     items = [AuditOut.of(r) for r in page.rows]
-    return AuditPage(items=items, next_cursor=cursors.encode_page_cursor(page.next))
+    return json_response(AuditPage(items=items, next_cursor=cursors.encode_page_cursor(page.next)))

@@ -37,6 +37,7 @@ from .schemas import (
     UploadOut,
     UploadResult,
     errors,
+    json_response,
 )  # fmt: skip
 from .security import Caller, caller, scoped
 
@@ -262,7 +263,7 @@ uploads_at_once = _Turns()
 )  # fmt: skip
 def get_staged(ingest_id: Id, who: Annotated[Caller, Depends(caller)]):
     with who.reading() as conn:
-        return StagedOut.of(staging.get_staged_file(conn, ingest_id=ingest_id))
+        return json_response(StagedOut.of(staging.get_staged_file(conn, ingest_id=ingest_id)))
 
 
 @router.get(
@@ -286,7 +287,7 @@ def list_staged(
         listing = staging.list_pending if status == "pending" else staging.list_rejected
         page = listing(conn, project_id=project_id, after=after, limit=limit)
     items = [StagedOut.of(s) for s in page.rows]
-    return StagedPage(items=items, next_cursor=cursors.encode_page_cursor(page.next))
+    return json_response(StagedPage(items=items, next_cursor=cursors.encode_page_cursor(page.next)))
 
 
 def _decided(outcome: ingest.Outcome) -> DecisionOut:

@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from db.core.types import AuditEntry, Document, ProjectSummary, StagedFile
+
+
+def json_response(model: BaseModel) -> Response:
+    """The model as JSON, serialized once by pydantic in Rust (a route's return value would be
+    validated and encoded again by FastAPI: 1 to 3 ms for a page of 50 rows)."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 class ProblemOut(BaseModel):
