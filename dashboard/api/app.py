@@ -8,6 +8,7 @@ import logging
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -43,6 +44,30 @@ api = FastAPI(
 problems.install(api)
 api.include_router(reads.router)
 api.include_router(review.router)
+
+
+def _openapi() -> dict:
+    """FastAPI's OpenAPI document, with its stock 422 replaced by what ProSync answers for input it
+    refuses: a 400 problem (problems.install)."""
+    if api.openapi_schema is None:
+        spec = get_openapi(
+            title=api.title, version=api.version, description=api.description, routes=api.routes
+        )
+        problem = {"$ref": "#/components/schemas/ProblemOut"}
+        for methods in spec.get("paths", {}).values():
+            for op in methods.values():
+                if op.get("responses", {}).pop("422", None) is not None:
+                    op["responses"].setdefault("400", {
+                        "description": "bad input (what is wrong, in `detail`)",
+                        "content": {"application/problem+json": {"schema": problem}},
+                    })  # fmt: skip
+        for name in ("HTTPValidationError", "ValidationError"):
+            spec.get("components", {}).get("schemas", {}).pop(name, None)
+        api.openapi_schema = spec
+    return api.openapi_schema
+
+
+api.openapi = _openapi
 
 
 def _health() -> tuple[str, str]:

@@ -166,6 +166,7 @@ def test_the_openapi_document_and_its_page_describe_every_endpoint(api):
             for parameter in op.get("parameters", []):
                 described = parameter.get("description") or parameter["schema"].get("description")
                 assert described, (path, parameter)
+            assert "422" not in op["responses"], (method, path)  # refused input is a 400 problem here
             if path != "/health":
                 assert {"401", "429"} <= set(op["responses"]), (method, path)
                 assert op["responses"]["401"]["content"].get("application/problem+json") is not None
