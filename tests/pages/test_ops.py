@@ -90,7 +90,10 @@ def test_activity_tab_shows_connections_and_sessions(demo_env):
 
 def test_settings_tab_shows_settings_writer_and_vacuum_queue(demo_env):
     at = run_page("ops", "ops@example.com", query={"tab": "Settings and maintenance"})
-    assert not at.exception and not at.warning
+    # The one warning this tab may rightly give on the test server: the suite creates databases,
+    # and each CREATE DATABASE requests a checkpoint, so requested ones can outnumber timed ones.
+    assert not at.exception
+    assert all("checkpoints were requested rather than timed" in w.value for w in at.warning)
     settings = at.dataframe[0].value.set_index("name")
     assert "pg_stat_statements" in settings.loc["shared_preload_libraries", "value"]
     assert {"Checkpoints timed", "Checkpoints requested"} <= set(_metrics(at))
