@@ -114,11 +114,13 @@ def _claim(who: Caller, key: str, fingerprint: str) -> idempotency.KeyState:
 
 
 def _stage_once(who: Caller, project_id: int, form: UploadForm, workers: int, key: str | None) -> UploadOut:
-    """`_stage`, and with an idempotency key its answer recorded (or the key freed if it failed)."""
+    """`_stage`, then the form's files closed and, with an idempotency key, its answer recorded (or
+    the key freed if it failed)."""
     answer = None
     try:
         answer = _stage(who, project_id, form, workers)
     finally:
+        form.close()
         if key is not None:
             try:
                 with who.writing() as conn:
@@ -187,18 +189,17 @@ async def upload(
             # The key is the token's own, and names this request's content: the same key with other
             # files is a different request (409), never an old answer for new bytes.
             key = None if idempotency_key is None else f"{who.grant.id}:{idempotency_key}"
-            if key is not None:
-                replayed = await _replay(who, key, _fingerprint(request, form))
-                if replayed is not None:
-                    return replayed
-            workers = max(1, min(len(form.files), get_settings().api_upload_workers))
-            # One thread stages and records the answer: if this request is cancelled meanwhile (the
-            # client went away, the server is stopping), the thread still ends its work and the
-            # key's answer is recorded.
-            answer = await run_in_threadpool(_stage_once, who, project_id, form, workers, key)
-        finally:
+            replayed = None if key is None else await _replay(who, key, _fingerprint(request, form))
+        except BaseException:
             form.close()
-    return answer
+            raise
+        if replayed is not None:
+            form.close()
+            return replayed
+        workers = max(1, min(len(form.files), get_settings().api_upload_workers))
+        # One thread stages, records the answer and closes the files: if this request is cancelled
+        # meanwhile (the client went away, the server is stopping), the thread still ends its work.
+        return await run_in_threadpool(_stage_once, who, project_id, form, workers, key)
 
 
 def _limit_for(name: str, by_extension: dict[str, int], largest: int) -> int:
