@@ -54,7 +54,8 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def _ip_or_none(value: str | None) -> str | None:
+def ip_or_none(value: str | None) -> str | None:
+    """`value` as an address PostgreSQL's inet takes, or None (a test client, a proxy's name)."""
     try:
         return str(ipaddress.ip_address(value)) if value else None
     except ValueError:
@@ -83,7 +84,7 @@ def create_session(
             "h": hash_token(token),
             "life": lifetime,
             "ua": (user_agent or "")[:1000] or None,
-            "ip": _ip_or_none(ip_address),
+            "ip": ip_or_none(ip_address),
         },
     ).one()
     return NewSession(session=Session(**row._mapping), token=token)
@@ -299,9 +300,7 @@ def revoke_session(
         {"id": session_id, "actor": current_actor(conn), "reason": reason[:200]},
     ).rowcount
     if ended:
-        _event(
-            conn, "sign_out" if own else "session_revoked", session_id, user_agent, _ip_or_none(ip_address)
-        )
+        _event(conn, "sign_out" if own else "session_revoked", session_id, user_agent, ip_or_none(ip_address))
 
 
 def list_sessions(conn: Connection, *, user_id: int | None = None, open_only: bool = True) -> list[Session]:

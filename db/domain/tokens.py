@@ -9,7 +9,6 @@ one that leaked.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from db.core.engine import current_actor, current_token
 from db.core.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, PermissionDenied
 from db.core.sql import require_id
 from db.core.types import ApiToken, TokenGrant
-from db.domain import access
+from db.domain import access, sessions
 
 PREFIX = "psy_"
 SECRET_LENGTH = len(PREFIX) + 43  # psy_ and 32 random bytes, URL-safe base64
@@ -201,13 +200,6 @@ def revoke_token(conn: Connection, *, token_id: int, reason: str = "revoked by i
     return get_token(conn, token_id=token_id)
 
 
-def _ip_or_none(value: str | None) -> str | None:
-    try:
-        return str(ipaddress.ip_address(value)) if value else None
-    except ValueError:
-        return None
-
-
 def _printable(value: str, limit: int) -> str:
     """`value` for the audit log: at most `limit` characters, anything unprintable (a NUL, a lone
     surrogate, a line break a client sent) as U+FFFD."""
@@ -238,7 +230,7 @@ def use_token(
         text("select * from auth.use_token(:h, cast(:ip as inet), :ua, :request)"),
         {
             "h": hash_secret(secret),
-            "ip": _ip_or_none(ip_address),
+            "ip": sessions.ip_or_none(ip_address),
             "ua": _printable(user_agent or "", 300),
             "request": _printable(request, 300),
         },

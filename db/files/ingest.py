@@ -357,46 +357,40 @@ def approve_files(
 def _approve(
     unit: Unit, ids: list[int], notes: str, project_id: int | None = None
 ) -> list[tuple[Outcome, ProSyncError | None]]:
-    if project_id is not None:
-        with unit() as conn:
-            found = staging.get_staged_files(conn, ingest_ids=ids)
-        elsewhere = {i for i in ids if i not in found or found[i].project_id != project_id}
-        if elsewhere:
-            ours = iter(
-                _approve(unit, [i for i in ids if i not in elsewhere], notes)
-                if len(elsewhere) < len(ids)
-                else []
-            )
-            refused = NotFound(
-                "There is no such staged file in this project, or you do not have access to it."
-            )
-            return [
-                (Outcome(f"#{i}", "refused", str(refused)), refused) if i in elsewhere else next(ours)
-                for i in ids
-            ]
     with unit() as conn:
         found = staging.get_staged_files(conn, ingest_ids=ids)
+        # A selection from one project's queue: a file of another is refused as one that does not exist.
+        elsewhere = set()
+        if project_id is not None:
+            elsewhere = {i for i in ids if i not in found or found[i].project_id != project_id}
+        ours = [i for i in ids if i not in elsewhere]
         wanted = [
             s
             for s in found.values()
-            if s.status == "pending"
+            if s.id not in elsewhere
+            and s.status == "pending"
             and s.detected_mime in previews.PREVIEW_TYPES
             and access.has_permission(conn, project_id=s.project_id, permission="can_review")
         ]
         stores = {s.id: storage.store_for(conn, s.storage_code) for s in wanted}
-        if not wanted:  # nothing to render: the approvals go in this same transaction
-            results = staging.approve_many(conn, ingest_ids=ids, reviewer_notes=notes)
+        results = []
+        if ours and not wanted:  # nothing to render: the approvals go in this same transaction
+            results = staging.approve_many(conn, ingest_ids=ours, reviewer_notes=notes)
     why_not: dict[int, str] = {}
     if wanted:
         made = {s.id: _make_preview(stores[s.id], s) for s in wanted}  # outside any transaction
         images = {i: key for i, (key, _) in made.items()}
         why_not = {i: reason for i, (_, reason) in made.items() if reason}
         with unit() as conn:
-            results = staging.approve_many(conn, ingest_ids=ids, reviewer_notes=notes, images=images)
+            results = staging.approve_many(conn, ingest_ids=ours, reviewer_notes=notes, images=images)
+    decided = iter(results)
+    not_here = NotFound("There is no such staged file in this project, or you do not have access to it.")
     outcomes = []
-    for ingest_id, result in zip(ids, results, strict=True):
+    for ingest_id in ids:
+        result = not_here if ingest_id in elsewhere else next(decided)
         if isinstance(result, ProSyncError):
             name = found[ingest_id].original_name if ingest_id in found else f"#{ingest_id}"
+            name = f"#{ingest_id}" if ingest_id in elsewhere else name
             outcomes.append((Outcome(name=name, status="refused", message=str(result)), result))
         else:
             message = f"approved; no preview: {why_not[ingest_id]}" if ingest_id in why_not else "approved"

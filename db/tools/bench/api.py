@@ -21,7 +21,6 @@ import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 from urllib.parse import urlencode
 
 from sqlalchemy import Engine, text
@@ -30,6 +29,7 @@ from db.core.engine import acting_as, system_transaction
 from db.core.errors import Conflict
 from db.domain import tokens
 from db.files import ingest
+from db.tools.bench.render import rss_mb
 from db.tools.bench.report import Context, Ratio, Timing, percentile
 from db.tools.bench.writes import bare_rate, bench_files
 from db.tools.processes import api_argv, free_port, wait_until_up
@@ -214,13 +214,6 @@ def stored_zip(size: int, block: bytes) -> tuple[bytes, int, bytes]:
     ) + name  # fmt: skip
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(local) + size, 0)
     return local, count, central + end
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 def measure_large_upload(url: str, pid: int, secret: str, project_id: int, size_mb: int) -> dict:
