@@ -89,12 +89,14 @@ def test_an_index_build_waiting_for_writers_shows_in_maintenance_progress(scratc
     progress = None
 
     def building():
+        # The build shows "initializing" for a moment before it starts to wait: a loaded machine
+        # can catch it there, so wait for the phase this test is about.
         nonlocal progress
         progress = _as_system(scratch_url, tuning.maintenance_progress)
-        return len(progress)
+        return len(progress) and progress.iloc[0].phase.startswith("waiting for writers")
 
     try:
-        wait_until(building, timeout=5, what="the index build to show in maintenance progress")
+        wait_until(building, timeout=10, what="the index build to wait for writers in maintenance progress")
     finally:
         writer.rollback()
         writer.close()
