@@ -146,12 +146,17 @@ class LocalStorage(ObjectStore):
     def __init__(self, root: Path, code: str = "local"):
         self.root = Path(root)
         self.code = code
+        self._resolved: Path | None = None
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root.resolve()):
+        # Checked by its parts, not by resolving the path (a system call per folder on every read
+        # and write): no absolute key, no "..", ".", empty part or NUL can leave the folder.
+        parts = key.split("/")
+        if key.startswith("/") or "\x00" in key or any(p in ("", ".", "..") for p in parts):
             raise InvalidInput("The object key escapes the storage folder.")
-        return path
+        if self._resolved is None:
+            self._resolved = self.root.resolve()
+        return self._resolved.joinpath(*parts)
 
     def path(self, key: str) -> Path:
         """Where an object lives on disk (for a streamed response)."""

@@ -270,6 +270,8 @@ def test_a_non_member_cannot_write_another_projects_rows(world, table):
         "bob": world.users["bob"].id,
         "tag": world.tag.id,
     }
+    with world.owner_engine.connect() as conn:
+        registered = _count(conn, "documents.document_registry", "project_id", world.a.id)
     bob = _as(world, world.app, "bob")
     try:
         for sql in WRITES.get(table, []):
@@ -286,9 +288,19 @@ def test_a_non_member_cannot_write_another_projects_rows(world, table):
             text("select name from projects.projects where id = :a"), params
         ).scalar_one() == ("Row security A")
         assert _count(conn, "projects.project_access", "project_id", world.a.id) == 3
+        # The registry's trigger writes with the owner's rights (revision 0020): a refused document
+        # takes its registry row with it.
+        assert _count(conn, "documents.document_registry", "project_id", world.a.id) == registered
 
 
 def test_rows_cannot_be_moved_into_a_project_one_is_not_a_member_of(world):
+    def registered() -> tuple[int, int]:
+        with world.owner_engine.connect() as conn:
+            return tuple(
+                _count(conn, "documents.document_registry", "project_id", p.id) for p in (world.a, world.b)
+            )
+
+    before = registered()
     bob = _as(world, world.app, "bob")
     try:
         for table in ("documents.documents", "staging.documents_ingest"):
@@ -296,6 +308,7 @@ def test_rows_cannot_be_moved_into_a_project_one_is_not_a_member_of(world):
             assert _refused(bob, move, a=world.a.id, b=world.b.id) == "42501", table
     finally:
         bob.close()
+    assert registered() == before and before[1] > 0, "the registry still names each document's own project"
 
 
 # Within a project, each write needs the role's permission (revision 0015). Project C has a member

@@ -4,6 +4,7 @@ against the bare storage write."""
 from __future__ import annotations
 
 import io
+import logging
 import os
 import shutil
 import statistics
@@ -18,8 +19,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from db.core.engine import transaction
-from db.core.errors import Conflict
+from db.core.engine import system_transaction, transaction
+from db.core.errors import Conflict, ProSyncError
 from db.files import ingest, storage
 from db.tools.bench.reads import require_scale_data
 from db.tools.bench.report import (
@@ -27,6 +28,7 @@ from db.tools.bench.report import (
     Ratio,
 )
 
+log = logging.getLogger(__name__)
 AUDIT_TRIGGERS = ("audit_insert", "audit_update", "audit_delete")
 
 
@@ -141,6 +143,71 @@ def measure_writes(
 
 
 # --- ingest: upload to staging and approval, against the bare storage write ----------------------
+
+
+# The names `bench_files` gives, and nothing the generator or a person would name a file.
+BENCH_NAMES = r"^(bench|api)-[0-9]{5}[.]txt$"
+
+
+def forget_bench_documents(owner_engine: Engine, project_id: int) -> int:
+    """Remove what ingest measurements left in the project: the documents `bench_files` named, their
+    staged rows, history and registry rows, the contents no other row uses, and those contents'
+    objects in the store they are in. Each run then measures the same data set rather than one
+    grown by every earlier run's uploads (tens of thousands of the newest rows of the biggest
+    project, which every newest-first read walks past). The removal is audited like any other."""
+    with system_transaction(engine=owner_engine) as conn:
+        ids = list(
+            conn.execute(
+                text("select id from documents.documents where project_id = :p and name ~ :names"),
+                {"p": project_id, "names": BENCH_NAMES},
+            ).scalars()
+        )
+        if not ids:
+            return 0
+        for statement in (
+            "delete from staging.documents_ingest where document_id = any(:ids)",
+            "delete from documents.document_history where document_id = any(:ids)",
+            "delete from documents.documents where id = any(:ids)",
+        ):
+            conn.execute(text(statement), {"ids": ids})
+        checksums = list(
+            conn.execute(
+                text("delete from documents.document_registry where id = any(:ids) returning checksum"),
+                {"ids": ids},
+            ).scalars()
+        )
+        unused = conn.execute(
+            text(
+                "delete from documents.contents c where c.checksum = any(:cs)"
+                " and not exists (select 1 from documents.document_registry r where r.checksum = c.checksum)"
+                " and not exists (select 1 from staging.documents_ingest i where i.checksum = c.checksum)"
+                " returning c.storage_code, c.object_key, c.checksum"
+            ),
+            {"cs": checksums},
+        ).all()
+        stores = {}
+        for code in {row.storage_code for row in unused}:
+            try:
+                stores[code] = storage.store_for(conn, code)
+                stores[code].check()
+            except ProSyncError:  # a store that is gone (an earlier run's moto): nothing to remove there
+                stores.pop(code, None)
+    for row in unused:
+        if row.storage_code in stores:
+            stores[row.storage_code].delete(row.object_key)
+            stores[row.storage_code].delete(storage.preview_key(row.checksum))
+    return len(ids)
+
+
+def settle(owner_engine: Engine) -> None:
+    """A checkpoint before an ingest ratio, when the owner may ask for one: what was written before
+    (the data set, the last measurement and its clean-up) is flushed first, so that neither side of
+    the ratio pays for it."""
+    try:
+        with owner_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("checkpoint"))
+    except Exception:  # an owner without pg_checkpoint (a managed server): measured as it is
+        log.info("no checkpoint before the ingest ratio", exc_info=True)
 
 
 def bench_files(count: int, size: int, prefix: str = "bench") -> Iterator[tuple[str, bytes]]:

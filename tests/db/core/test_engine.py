@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from db.core import migrate
-from db.core.engine import make_engine, sqlalchemy_url, system_transaction, transaction
+from db.core.engine import make_engine, read_only, sqlalchemy_url, system_transaction, transaction
 from db.core.errors import Conflict, InvalidInput
 from db.domain import access, projects, users
 from tests.conftest import acting, create_database, make_project, make_user
@@ -63,6 +63,15 @@ def test_the_actor_is_set_on_the_transaction_and_only_on_it(engine, owner):
         assert access.project_role(conn, project_id=project.id).role == "owner"
     with engine.connect() as conn:
         assert conn.execute(text("select system.current_actor()")).scalar_one() is None
+
+
+def test_a_read_only_unit_refuses_writes_and_names_its_actor(engine, owner):
+    with pytest.raises(Exception, match="read-only transaction"):
+        with read_only(actor_id=owner.id, engine=engine) as conn:
+            assert conn.execute(text("select system.current_actor()")).scalar_one() == owner.id
+            assert conn.execute(text("show transaction_read_only")).scalar_one() == "on"
+            projects.create_project(conn, name="Written on the read path")
+    assert _project_count(engine, "Written on the read path") == 0
 
 
 def test_a_remembered_permission_is_forgotten_when_access_changes_or_rolls_back(conn):

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from db.core.errors import NotFound, StorageUnavailable
+from db.core.errors import InvalidInput, NotFound, StorageUnavailable
 from db.files import storage
 
 
@@ -121,10 +121,18 @@ def test_a_local_folder_streams_downloads_through_prosync(tmp_path):
     assert local.path(key).read_bytes() == b"bytes"
 
 
-def test_keys_cannot_escape_the_local_folder(tmp_path):
+@pytest.mark.parametrize(
+    "key",
+    ["../../etc/passwd", "sha256/../../x", "/etc/passwd", "sha256//x", "./x", "sha256/ab/..", "a\x00b", ""],
+)
+def test_keys_cannot_escape_the_local_folder(tmp_path, key):
     local = storage.LocalStorage(tmp_path / "objects")
-    with pytest.raises(Exception, match="escapes"):
-        local.exists("../../etc/passwd")
+    for action in (local.exists, local.delete, local.open, local.path):
+        with pytest.raises(InvalidInput, match="escapes"):
+            action(key)
+    with pytest.raises(InvalidInput, match="escapes"):
+        local.put(io.BytesIO(b"x"), key=key, checksum="0" * 64, size_bytes=1, content_type="text/plain")
+    assert not (tmp_path / "etc").exists() and not any(tmp_path.parent.glob("x"))
 
 
 def test_a_stopped_s3_endpoint_gives_a_clear_message(moto_s3, monkeypatch):
