@@ -50,13 +50,16 @@ class Outcome:
 def _elsewhere(conn: Connection, *, project_id: int, checksums: list[str]) -> dict[str, list[str]]:
     """Other projects the uploader can see that already hold each content (never ones they cannot)."""
     visible = access.visible_project_ids(conn)
+    # The batch's checksums first (50 probes of the checksum index), then the projects: with both
+    # lists in one condition the planner probed the (project, checksum) index for every pair of
+    # them (2,500 probes, 13 ms for 50 files at 1m).
     rows = conn.execute(
         text(
-            "select r.checksum, array_agg(distinct p.name order by p.name) as names"
-            " from documents.document_registry r"
-            " join projects.projects p on p.id = r.project_id and p.deleted_at is null"
-            " where r.checksum = any(:cs) and r.project_id <> :p"
-            " and (cast(:everything as boolean) or r.project_id = any(:ids)) group by 1"
+            "with found as materialized (select r.checksum, r.project_id from documents.document_registry r"
+            " where r.checksum = any(:cs) and r.project_id <> :p)"
+            " select f.checksum, array_agg(distinct p.name order by p.name) as names"
+            " from found f join projects.projects p on p.id = f.project_id and p.deleted_at is null"
+            " where cast(:everything as boolean) or f.project_id = any(:ids) group by 1"
         ),
         {"cs": checksums, "p": project_id, "everything": visible is None, "ids": visible or []},
     ).all()

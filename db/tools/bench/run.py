@@ -109,7 +109,7 @@ def run(
     with read_only(actor_id=None, engine=owner_engine) as conn, as_system(conn):
         ctx = context(conn)
     # What an earlier run (stopped half-way) left; each ingest measurement removes its own after it.
-    if forget_bench_documents(owner_engine, ctx.project_id):
+    if forget_bench_documents(owner_engine, ctx.project_id, ctx.lead_id):
         with read_only(actor_id=None, engine=owner_engine) as conn, as_system(conn):
             ctx = context(conn)
     progress(
@@ -126,14 +126,14 @@ def run(
     if ingest:
         settle(owner_engine)
         ratio = measure_ingest(engine, ctx, provider="local", count=files, workers=workers)
-        forget_bench_documents(owner_engine, ctx.project_id)
+        forget_bench_documents(owner_engine, ctx.project_id, ctx.lead_id)
         report.ratios.append(ratio)
         progress(f"{ratio.label:<70} {ratio.measured:.2f}")
         with moto_endpoint() as available:
             if available:
                 settle(owner_engine)
                 ratio = measure_ingest(engine, ctx, provider="s3", count=files, workers=workers)
-                forget_bench_documents(owner_engine, ctx.project_id)  # while its store is there
+                forget_bench_documents(owner_engine, ctx.project_id, ctx.lead_id)  # while its store is there
                 report.ratios.append(ratio)
                 progress(f"{ratio.label:<70} {ratio.measured:.2f}  {mark(ratio.within)}")
             else:
@@ -173,7 +173,7 @@ def measure_api(
                     url, secret, ctx.project_id, store, provider="local", count=files, size=256 * 1024,
                     workers=workers,
                 )  # fmt: skip
-                forget_bench_documents(owner_engine, ctx.project_id)
+                forget_bench_documents(owner_engine, ctx.project_id, ctx.lead_id)
                 report.ratios.append(ratio)
                 progress(f"{ratio.label:<70} {ratio.measured:.2f}  {mark(ratio.within)}")
             if large_mb:
@@ -197,7 +197,7 @@ def measure_api(
                             url, secret, ctx.project_id, store, provider="s3", count=files,
                             size=256 * 1024, workers=workers,
                         )  # fmt: skip
-                    forget_bench_documents(owner_engine, ctx.project_id)
+                    forget_bench_documents(owner_engine, ctx.project_id, ctx.lead_id)
                     report.ratios.append(ratio)
                     progress(f"{ratio.label:<70} {ratio.measured:.2f}  {mark(ratio.within)}")
     finally:

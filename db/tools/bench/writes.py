@@ -149,8 +149,9 @@ def measure_writes(
 BENCH_NAMES = r"^(bench|api)-[0-9]{5}[.]txt$"
 
 
-def forget_bench_documents(owner_engine: Engine, project_id: int) -> int:
-    """Remove what ingest measurements left in the project: the documents `bench_files` named, their
+def forget_bench_documents(owner_engine: Engine, project_id: int, uploader_id: int) -> int:
+    """Remove what ingest measurements left in the project: the documents `bench_files` named that
+    the benchmark's user uploaded (the lead; the generated documents are other users'), their
     staged rows, history and registry rows, the contents no other row uses, and those contents'
     objects in the store they are in. Each run then measures the same data set rather than one
     grown by every earlier run's uploads (tens of thousands of the newest rows of the biggest
@@ -158,8 +159,11 @@ def forget_bench_documents(owner_engine: Engine, project_id: int) -> int:
     with system_transaction(engine=owner_engine) as conn:
         ids = list(
             conn.execute(
-                text("select id from documents.documents where project_id = :p and name ~ :names"),
-                {"p": project_id, "names": BENCH_NAMES},
+                text(
+                    "select id from documents.documents"
+                    " where project_id = :p and uploaded_by = :by and name ~ :names"
+                ),
+                {"p": project_id, "by": uploader_id, "names": BENCH_NAMES},
             ).scalars()
         )
         if not ids:

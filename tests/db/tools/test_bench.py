@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from db.core import migrate
-from db.core.engine import make_engine, sqlalchemy_url, system_transaction
+from db.core.engine import make_engine, sqlalchemy_url, system_transaction, transaction
 from db.files import ingest, storage
 from db.tools.bench.writes import bench_files, forget_bench_documents
 from tests.conftest import _refresh_settings, create_database, make_project, make_user
@@ -38,13 +38,17 @@ def test_the_benchmark_removes_what_its_ingest_left_and_nothing_else(owner_engin
     _refresh_settings()
     store = storage.LocalStorage(tmp_path / "objects")
     with system_transaction(engine=owner_engine) as conn:
-        owner = make_user(conn)
-        measured, other = make_project(conn, owner=owner), make_project(conn, owner=owner)
-    unit = partial(system_transaction, engine=owner_engine)
+        uploader, colleague = make_user(conn), make_user(conn)
+        measured = make_project(conn, owner=uploader, members=[(colleague, "maintainer")])
+        other = make_project(conn, owner=uploader)
+    unit = partial(transaction, actor_id=uploader.id, engine=owner_engine)
     ours = list(bench_files(3, 4096)) + list(bench_files(1, 4096, prefix="api"))
     kept = [("bench-report.txt", b"a person's file, named like the benchmark's but not the same\n")]
     _ingest(unit, measured.id, ours + kept)
     _ingest(unit, other.id, [("copy.txt", ours[0][1])])  # the same content as one of ours, elsewhere
+    # A colleague's file with a name the benchmark could have given: not the benchmark's user's.
+    theirs = [("bench-00099.txt", b"the colleague's own notes\n")]
+    _ingest(partial(transaction, actor_id=colleague.id, engine=owner_engine), measured.id, theirs)
 
     def one(sql: str, **params):
         with owner_engine.connect() as c:
@@ -52,14 +56,14 @@ def test_the_benchmark_removes_what_its_ingest_left_and_nothing_else(owner_engin
 
     documents_before = one("select count(*) from documents.documents")
     deletes_before = one("select count(*) from audit.audit_log where action = 'delete'")
-    assert forget_bench_documents(owner_engine, measured.id) == 4
+    assert forget_bench_documents(owner_engine, measured.id, uploader.id) == 4
     names = one(
         "select array_agg(name order by name) from documents.documents where project_id = :p", p=measured.id
     )
-    assert names == ["bench-report.txt"]
+    assert names == ["bench-00099.txt", "bench-report.txt"]
     assert one("select count(*) from documents.documents") == documents_before - 4
-    assert one("select count(*) from staging.documents_ingest where project_id = :p", p=measured.id) == 1
-    assert one("select count(*) from documents.document_registry where project_id = :p", p=measured.id) == 1
+    assert one("select count(*) from staging.documents_ingest where project_id = :p", p=measured.id) == 2
+    assert one("select count(*) from documents.document_registry where project_id = :p", p=measured.id) == 2
     assert one("select count(*) from documents.documents where project_id = :p", p=other.id) == 1
     # Contents and objects: removed only where no other row uses them.
     checksum = storage.hash_stream(io.BytesIO(ours[0][1]))[0]
@@ -70,4 +74,4 @@ def test_the_benchmark_removes_what_its_ingest_left_and_nothing_else(owner_engin
         assert one("select count(*) from documents.contents where checksum = :c", c=gone) == 0
     assert store.exists(storage.object_key(storage.hash_stream(io.BytesIO(kept[0][1]))[0]))
     assert one("select count(*) from audit.audit_log where action = 'delete'") > deletes_before, "audited"
-    assert forget_bench_documents(owner_engine, measured.id) == 0
+    assert forget_bench_documents(owner_engine, measured.id, uploader.id) == 0
