@@ -26,7 +26,13 @@ from db.tools.bench.report import (
     percentile,
     server_version,
 )
-from db.tools.bench.writes import forget_bench_documents, measure_ingest, measure_writes, settle
+from db.tools.bench.writes import (
+    forget_bench_documents,
+    measure_ingest,
+    measure_writes,
+    settle,
+    vacuum_churned,
+)
 from db.tools.demo import DEMO_PASSWORD
 from db.tools.processes import free_port, wait_until_up
 
@@ -112,6 +118,7 @@ def run(
     if forget_bench_documents(owner_engine, ctx.project_id, ctx.lead_id):
         with read_only(actor_id=None, engine=owner_engine) as conn, as_system(conn):
             ctx = context(conn)
+    vacuum_churned(owner_engine)
     progress(
         f"lead's biggest project: {ctx.project_documents:,} documents; searching names for {ctx.search!r}"
     )
@@ -159,6 +166,7 @@ def measure_api(
     # Lists as a script reading everything its user may see; ingest as a pipeline for one project.
     reader = bench_api.make_token(owner_engine, ctx.lead_id, None, ["read", "review"])
     secret = bench_api.make_token(owner_engine, ctx.lead_id, ctx.project_id, ["read", "upload", "review"])
+    vacuum_churned(owner_engine)  # the writes and ingest measured before left dead rows
     try:
         with bench_api.api_server() as (url, pid):
             cursor = bench_api.page_cursor(ctx)
