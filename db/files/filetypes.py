@@ -28,6 +28,8 @@ ARCHIVE_TYPES = frozenset(
 ALIASES = {
     "image/jpg": "image/jpeg",
     "image/pjpeg": "image/jpeg",
+    "image/tif": "image/tiff",
+    "image/x-tiff": "image/tiff",
     "application/x-pdf": "application/pdf",
     "application/x-zip-compressed": "application/zip",
     "application/x-zip": "application/zip",
@@ -167,6 +169,8 @@ def detect_type(stream: BinaryIO, name: str) -> str | None:
         return "image/gif"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):  # TIFF, little- and big-endian (scans)
+        return "image/tiff"
     if head[:2] == b"MZ":
         return "application/x-msdownload"
     if head[:4] == b"\x7fELF":
@@ -228,7 +232,10 @@ def _check_image(stream: BinaryIO, size: int) -> None:
                 raise InvalidInput(
                     f"The image is {width:,} × {height:,} pixels; at most {MAX_IMAGE_PIXELS:,} are allowed."
                 )
-            if width * height > 4_000_000 and width * height > MAX_PIXELS_PER_BYTE * size:
+            # What decoding costs: a black-and-white scan (a TIFF page in CCITT Group 4) holds a bit
+            # per pixel, not three bytes, and a blank A4 page at 300 dpi is 8.7 megapixels in 1 KB.
+            weight = width * height // 24 if image.mode == "1" else width * height
+            if weight > 4_000_000 and weight > MAX_PIXELS_PER_BYTE * size:
                 raise InvalidInput(
                     f"The image is {width:,} × {height:,} pixels in a file of {size:,} bytes: so much image"
                     " from so small a file is a decompression bomb, and is refused."

@@ -46,8 +46,10 @@ def render(data: bytes, mime_type: str) -> bytes:
         page = pdf[0]
         image = page.render(scale=SIZE / max(page.get_size())).to_pil()
     else:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data))  # a TIFF of many pages (a scan) opens at its first
         image.draft("RGB", (SIZE, SIZE))  # JPEG: decode at a reduced size
+        if image.mode == "1":  # black and white: scaled in grey, not by dropping pixels
+            image = image.convert("L")
         image.thumbnail((SIZE, SIZE))
     if image.mode not in ("RGB", "RGBA", "L", "LA"):
         image = image.convert("RGBA")

@@ -23,6 +23,36 @@ def zip_bomb() -> bytes:
     return out.getvalue()
 
 
+def tiff(pages: list[Image.Image], **options) -> bytes:
+    """A TIFF of these pages (a scan), compressed as the options say."""
+    out = io.BytesIO()
+    pages[0].save(out, format="TIFF", save_all=True, append_images=pages[1:], **options)
+    return out.getvalue()
+
+
+def big_endian_tiff(width: int, height: int) -> bytes:
+    """A baseline TIFF in Motorola byte order (as some scanners write), grey, uncompressed."""
+    import struct
+
+    tags = [(256, 3, width), (257, 3, height), (258, 3, 8), (259, 3, 1), (262, 3, 1), (273, 4, 0),
+            (277, 3, 1), (278, 3, height), (279, 4, width * height)]  # fmt: skip
+    pixels_at = 8 + 2 + 12 * len(tags) + 4
+    entries = b"".join(
+        struct.pack(">HHI", tag, kind, 1)
+        + (
+            struct.pack(">HH", value, 0)
+            if kind == 3
+            else struct.pack(">I", pixels_at if tag == 273 else value)
+        )
+        for tag, kind, value in tags
+    )
+    return (
+        b"MM\x00*" + struct.pack(">IH", 8, len(tags)) + entries + b"\0\0\0\0" + bytes([90]) * width * height
+    )
+
+
+SCAN = tiff([Image.new("RGB", (200, 260), c) for c in ("red", "green")], compression="tiff_lzw")
+
 REFUSALS = [
     ("empty.txt", b"", None, "empty"),
     ("tool.exe", b"MZ\x90\x00" + b"\0" * 60, None, "Windows executable.*not accepted"),
@@ -40,6 +70,8 @@ REFUSALS = [
     ("broken.zip", b"PK\x03\x04" + b"\xff" * 100, None, "damaged"),
     ("photo.png", png_bytes(4, 4, (9, 9, 9)) + zip_bomb(), None, "polyglot"),
     ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\x13" * 200, None, "image is damaged"),
+    ("scan.tif", b"II*\x00" + b"\x13" * 200, None, "image is damaged"),
+    ("scan.png", SCAN, None, r"ends in \.png, but its bytes are a TIFF image \(scans\) \(\.tif or \.tiff\)"),
     ("blob.txt", bytes(range(256)) * 4, None, "cannot tell what kind of file"),
     ("script.txt", b"#!/bin/sh\nrm -rf /\n", None, "Shell script.*not accepted"),
 ]
@@ -111,3 +143,24 @@ def test_decompression_bombs_are_refused_at_upload_with_a_clear_message(conn):
         check(too_big, "big.png")
     photo = _png(2_000, 1_500, "RGB")  # an ordinary image passes
     assert check(photo, "ok.png").mime_type == "image/png"
+
+
+def test_scans_in_tiff_are_accepted_whatever_their_byte_order_and_compression(conn, store, upload_team):
+    project, _, contributor, _, _ = upload_team
+    blank_page = Image.new("1", (2480, 3508), 1)  # A4 at 300 dpi, black and white
+    scans = {
+        "two pages, colour, LZW.tif": SCAN,
+        "a blank page, Group 4.tiff": tiff([blank_page], compression="group4"),
+        "big-endian, Deflate.tif": tiff([Image.new("L", (300, 300), 128)], compression="tiff_adobe_deflate"),
+    }
+    scans["big-endian.tif"] = big_endian_tiff(64, 64)
+    assert scans["big-endian.tif"][:4] == b"MM\x00*" and SCAN[:4] == b"II*\x00"
+    for name, data in scans.items():
+        outcome = stage(conn, contributor, project, name, data, declared_mime="image/tif")
+        assert outcome.ok, outcome.message
+        assert outcome.staged.detected_mime == "image/tiff" and "TIFF image (scans)" in outcome.message
+    # 8.7 megapixels in 1 KB is no bomb in black and white (a bit a pixel); the same in grey is.
+    assert len(scans["a blank page, Group 4.tiff"]) < 5000
+    grey_bomb = tiff([Image.new("L", (10_000, 10_000), 0)], compression="tiff_adobe_deflate")
+    with pytest.raises(InvalidInput, match="decompression bomb"):
+        stage(conn, contributor, project, "bomb.tif", grey_bomb)

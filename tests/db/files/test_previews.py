@@ -126,6 +126,22 @@ def test_a_file_that_crashes_or_hangs_the_renderer_fails_only_its_own_preview(
     assert outcome.document.preview_key is None
 
 
+def test_a_scanned_tiff_is_previewed_by_its_first_page(team):
+    engine, _, _, reviewer, folder = team
+    pages = [Image.new("RGB", (800, 1100), colour) for colour in ((200, 30, 30), (30, 200, 30))]
+    out = io.BytesIO()
+    pages[0].save(out, format="TIFF", save_all=True, append_images=pages[1:], compression="tiff_lzw")
+    file = _stage(team, "scan.tiff", out.getvalue())
+    outcome = ingest.approve_file(_unit(engine, reviewer), ingest_id=file.id)
+    assert outcome.message == "approved" and outcome.document.preview_key
+    preview = Image.open(folder / outcome.document.preview_key).convert("RGB")
+    assert max(preview.size) == 480 and preview.getpixel((10, 10)) == (200, 30, 30)
+    bilevel = io.BytesIO()
+    Image.new("1", (2480, 3508), 0).save(bilevel, format="TIFF", compression="group4")
+    made = previews.render_preview(io.BytesIO(bilevel.getvalue()), "image/tiff")
+    assert made.png is not None and Image.open(io.BytesIO(made.png)).convert("L").getpixel((5, 5)) == 0
+
+
 def test_a_damaged_pdf_is_approved_without_a_preview_and_says_why(team):
     engine, _, _, reviewer, _ = team
     made = previews.render_preview(io.BytesIO(b"%PDF-1.7\n" + b"\x00garbage" * 100), "application/pdf")
