@@ -232,9 +232,9 @@ def _check_image(stream: BinaryIO, size: int) -> None:
                 raise InvalidInput(
                     f"The image is {width:,} × {height:,} pixels; at most {MAX_IMAGE_PIXELS:,} are allowed."
                 )
-            # What decoding costs: a black-and-white scan (a TIFF page in CCITT Group 4) holds a bit
-            # per pixel, not three bytes, and a blank A4 page at 300 dpi is 8.7 megapixels in 1 KB.
-            weight = width * height // 24 if image.mode == "1" else width * height
+            # What decoding costs: Pillow holds a black-and-white image (a TIFF scan in CCITT Group 4)
+            # at a byte a pixel, not three, and a blank A4 page at 300 dpi is 8.7 megapixels in 1 KB.
+            weight = width * height // 3 if image.mode == "1" else width * height
             if weight > 4_000_000 and weight > MAX_PIXELS_PER_BYTE * size:
                 raise InvalidInput(
                     f"The image is {width:,} × {height:,} pixels in a file of {size:,} bytes: so much image"

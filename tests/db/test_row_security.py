@@ -311,6 +311,54 @@ def test_rows_cannot_be_moved_into_a_project_one_is_not_a_member_of(world):
     assert registered() == before and before[1] > 0, "the registry still names each document's own project"
 
 
+def test_a_document_cannot_take_another_projects_id_to_capture_and_remove_it(world):
+    """Found by review of revision 0020, whose registry trigger ran as the owner: bob gave his own
+    document the id of a document in alice's project (with a new checksum, so that the trigger
+    moved that registry row into his project), then deleted the registry row, and its cascade
+    deleted alice's document. A document's id never changes (revision 0022), and the trigger
+    writes the registry with the caller's rights."""
+    victim, mine = world.document_ids[world.a.id], world.document_ids[world.b.id]
+    with world.owner_engine.connect() as conn:  # stored content that no document of bob's holds
+        spare = conn.execute(
+            text(
+                "select checksum from staging.documents_ingest where project_id = :b and status = 'rejected'"
+            ),
+            {"b": world.b.id},
+        ).scalar_one()
+    bob = _as(world, world.app, "bob")
+    try:
+        capture = (
+            "update documents.documents set id = :victim, checksum = :c, uploaded_at = uploaded_at"
+            " + interval '1 millisecond' where id = :mine"
+        )
+        assert _refused(bob, capture, victim=victim, c=spare, mine=mine) == "PS400"
+        assert _refused(bob, "update documents.documents set id = :victim where id = :mine",
+                        victim=victim, mine=mine) == "PS400"  # fmt: skip
+        gone = bob.execute(text("delete from documents.document_registry where id = :v"), {"v": victim})
+        assert gone.rowcount == 0
+    finally:
+        bob.close()
+    with world.owner_engine.connect() as conn:
+        assert (
+            conn.execute(
+                text("select project_id from documents.document_registry where id = :v"), {"v": victim}
+            ).scalar_one()
+            == world.a.id
+        )
+        assert (
+            conn.execute(
+                text("select count(*) from documents.documents where id = :v"), {"v": victim}
+            ).scalar_one()
+            == 1
+        )
+        assert (
+            conn.execute(
+                text("select prosecdef from pg_proc where oid = 'documents.register_document'::regproc")
+            ).scalar_one()
+            is False
+        )
+
+
 # Within a project, each write needs the role's permission (revision 0015). Project C has a member
 # of every role; each statement below names C's rows directly, as a data-access function that
 # skipped its permission check would, and is let through exactly when the role table says so.

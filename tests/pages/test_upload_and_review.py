@@ -186,3 +186,26 @@ def test_an_upload_and_bulk_decisions_send_the_next_reads_to_the_primary(demo_rw
         for name in names:
             status = scalar("select status from staging.documents_ingest where original_name = :n", n=name)
             assert status == verb, name
+
+
+def test_a_pending_scan_is_shown_without_decoding_it_in_the_server(demo_rw_env):
+    """A TIFF is decoded only in the preview worker, with its limits: before approval the Review
+    screen says so instead of handing the file to Streamlit's image handling in the server."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("L", (300, 400), 90).save(out, format="TIFF", compression="tiff_lzw")
+    project = scalar("select id from projects.projects where name = 'Apollo Onboarding'")
+    at = run_page("upload", "contributor@example.com", query={"project": str(project)})
+    at.file_uploader(key="upload-files").set_value([("pending-scan.tif", out.getvalue(), "image/tiff")])
+    by_label(at.button, "Upload for review").click()
+    at.run()
+    assert not at.exception and md("staged for review (TIFF image (scans)") in at.success[0].value
+    at = run_page("review", "reviewer@example.com")
+    files = list(at.dataframe[0].value["File"])
+    at = _select(at, "queue-0", [files.index("pending-scan.tif")])
+    assert not at.exception
+    assert any("preview is made when it is approved" in c.value for c in at.caption)
+    assert not at.get("imgs")

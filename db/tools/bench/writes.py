@@ -157,6 +157,7 @@ def forget_bench_documents(owner_engine: Engine, project_id: int, uploader_id: i
     grown by every earlier run's uploads (tens of thousands of the newest rows of the biggest
     project, which every newest-first read walks past). The removal is audited like any other."""
     with system_transaction(engine=owner_engine) as conn:
+        require_scale_data(conn)  # never on a real database, whatever its files are called
         ids = list(
             conn.execute(
                 text(

@@ -9,7 +9,9 @@ from sqlalchemy import text
 
 from db.core import migrate
 from db.core.engine import make_engine, sqlalchemy_url, system_transaction, transaction
+from db.core.errors import Conflict
 from db.files import ingest, storage
+from db.tools.bench.reads import GENERATED_DOMAIN
 from db.tools.bench.writes import bench_files, forget_bench_documents
 from tests.conftest import _refresh_settings, create_database, make_project, make_user
 
@@ -38,7 +40,9 @@ def test_the_benchmark_removes_what_its_ingest_left_and_nothing_else(owner_engin
     _refresh_settings()
     store = storage.LocalStorage(tmp_path / "objects")
     with system_transaction(engine=owner_engine) as conn:
-        uploader, colleague = make_user(conn), make_user(conn)
+        # A generated data set's users (the benchmark refuses any other database).
+        uploader = make_user(conn, login=f"bench-lead@{GENERATED_DOMAIN}")
+        colleague = make_user(conn)
         measured = make_project(conn, owner=uploader, members=[(colleague, "maintainer")])
         other = make_project(conn, owner=uploader)
     unit = partial(transaction, actor_id=uploader.id, engine=owner_engine)
@@ -75,3 +79,9 @@ def test_the_benchmark_removes_what_its_ingest_left_and_nothing_else(owner_engin
     assert store.exists(storage.object_key(storage.hash_stream(io.BytesIO(kept[0][1]))[0]))
     assert one("select count(*) from audit.audit_log where action = 'delete'") > deletes_before, "audited"
     assert forget_bench_documents(owner_engine, measured.id, uploader.id) == 0
+    with system_transaction(engine=owner_engine) as conn:  # not a generated data set: refused
+        conn.execute(
+            text("update users.users set login = 'lead@example.com' where id = :u"), {"u": uploader.id}
+        )
+    with pytest.raises(Conflict, match="does not hold a generated data set"):
+        forget_bench_documents(owner_engine, measured.id, uploader.id)
