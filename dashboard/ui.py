@@ -359,9 +359,6 @@ def history_table(history: list, *, with_values: bool = False) -> None:
 
 
 PREVIEW_LIMIT = 10 * 1024 * 1024
-# Images a browser shows as they are; any other (TIFF) is decoded only by the preview worker, never
-# by Streamlit's image handling in the server process.
-BROWSER_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
@@ -388,7 +385,7 @@ def show_preview(
     *, storage_code: str, key: str, mime_type: str, size_bytes: int, name: str, preview_key: str | None = None
 ) -> None:
     """A file's preview: a PDF viewer, the image, the first 20 KB of text, or the stored preview image."""
-    from db.files import storage
+    from db.files import previews, storage
 
     try:
         with reader() as conn:
@@ -402,9 +399,9 @@ def show_preview(
                 _image_source(store, preview_key, f"{name}.png", "image/png"),
                 caption=f"Preview of {md(name)}",
             )
-        elif mime_type in BROWSER_IMAGES and size_bytes <= PREVIEW_LIMIT:
+        elif mime_type in previews.BROWSER_IMAGE_TYPES and size_bytes <= PREVIEW_LIMIT:
             st.image(_image_source(store, key, name, mime_type), caption=md(name))
-        elif mime_type.startswith("image/"):  # a TIFF: only ever decoded in the preview worker
+        elif mime_type.startswith("image/"):  # a TIFF: decoded only in the preview worker, never here
             st.caption("Its preview is made when it is approved; download it to see it now.")
         elif mime_type.startswith("text/") or mime_type == "application/json":
             st.code(_head(store, key, 20_000).decode("utf-8", "replace"), language=None)

@@ -16,7 +16,9 @@ from typing import BinaryIO
 log = logging.getLogger(__name__)
 
 SIZE = 480
-IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/tiff"})
+# Images a browser shows as they are; a TIFF (a scan) only ever through its preview.
+BROWSER_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+IMAGE_TYPES = BROWSER_IMAGE_TYPES | {"image/tiff"}
 PREVIEW_TYPES = IMAGE_TYPES | {"application/pdf"}
 WALL_SECONDS = 30  # a renderer still running after this is killed
 MAX_INPUT_BYTES = 256 * 1024 * 1024  # larger files get no preview (and are not read into memory)

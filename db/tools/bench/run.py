@@ -28,9 +28,9 @@ from db.tools.bench.report import (
 )
 from db.tools.bench.writes import (
     forget_bench_documents,
+    ingest_round,
     measure_ingest,
     measure_writes,
-    settle,
     vacuum_churned,
 )
 from db.tools.demo import DEMO_PASSWORD
@@ -131,16 +131,14 @@ def run(
             report.ratios.append(ratio)
             progress(f"{ratio.label:<70} {ratio.measured:.2f}  {mark(ratio.within)}")
     if ingest:
-        settle(owner_engine)
-        ratio = measure_ingest(engine, ctx, provider="local", count=files, workers=workers)
-        forget_bench_documents(owner_engine, ctx.project_id, ctx.lead_id)
+        with ingest_round(owner_engine, ctx):
+            ratio = measure_ingest(engine, ctx, provider="local", count=files, workers=workers)
         report.ratios.append(ratio)
         progress(f"{ratio.label:<70} {ratio.measured:.2f}")
         with moto_endpoint() as available:
             if available:
-                settle(owner_engine)
-                ratio = measure_ingest(engine, ctx, provider="s3", count=files, workers=workers)
-                forget_bench_documents(owner_engine, ctx.project_id, ctx.lead_id)  # while its store is there
+                with ingest_round(owner_engine, ctx):
+                    ratio = measure_ingest(engine, ctx, provider="s3", count=files, workers=workers)
                 report.ratios.append(ratio)
                 progress(f"{ratio.label:<70} {ratio.measured:.2f}  {mark(ratio.within)}")
             else:
@@ -176,12 +174,11 @@ def measure_api(
             if files:
                 with transaction(actor_id=ctx.lead_id, engine=engine) as conn:
                     store = storage.upload_store(conn)
-                settle(owner_engine)
-                ratio = bench_api.measure_ingest(
-                    url, secret, ctx.project_id, store, provider="local", count=files, size=256 * 1024,
-                    workers=workers,
-                )  # fmt: skip
-                forget_bench_documents(owner_engine, ctx.project_id, ctx.lead_id)
+                with ingest_round(owner_engine, ctx):
+                    ratio = bench_api.measure_ingest(
+                        url, secret, ctx.project_id, store, provider="local", count=files,
+                        size=256 * 1024, workers=workers,
+                    )  # fmt: skip
                 report.ratios.append(ratio)
                 progress(f"{ratio.label:<70} {ratio.measured:.2f}  {mark(ratio.within)}")
             if large_mb:
@@ -200,12 +197,11 @@ def measure_api(
                     with bench_api.api_server() as (url, _pid):
                         with transaction(actor_id=ctx.lead_id, engine=engine) as conn:
                             store = storage.upload_store(conn)
-                        settle(owner_engine)
-                        ratio = bench_api.measure_ingest(
-                            url, secret, ctx.project_id, store, provider="s3", count=files,
-                            size=256 * 1024, workers=workers,
-                        )  # fmt: skip
-                    forget_bench_documents(owner_engine, ctx.project_id, ctx.lead_id)
+                        with ingest_round(owner_engine, ctx):
+                            ratio = bench_api.measure_ingest(
+                                url, secret, ctx.project_id, store, provider="s3", count=files,
+                                size=256 * 1024, workers=workers,
+                            )  # fmt: skip
                     report.ratios.append(ratio)
                     progress(f"{ratio.label:<70} {ratio.measured:.2f}  {mark(ratio.within)}")
     finally:

@@ -212,27 +212,34 @@ CHURNED = (
 )  # fmt: skip
 
 
+def _maintain(owner_engine: Engine, statement: str, failed: str) -> None:
+    """A maintenance statement as the owner, outside a transaction; measured as it is if refused
+    (an owner without the right on a managed server)."""
+    try:
+        with owner_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(statement))
+    except Exception:
+        log.warning(failed, exc_info=True)
+
+
 def vacuum_churned(owner_engine: Engine) -> None:
     """VACUUM (ANALYZE) what the benchmark's writes churn, before reads are timed: a run measures a
     tidy data set, not the dead rows of the run before it (left to autovacuum, which an embedded
     server that runs only during the benchmark hardly gets to; newest-first reads walk straight
     into the newest rows the ingest measurement made and removed)."""
-    try:
-        with owner_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f"vacuum (analyze) {', '.join(CHURNED)}"))
-    except Exception:  # measured as it is
-        log.warning("could not vacuum before the benchmark's reads", exc_info=True)
+    _maintain(owner_engine, f"vacuum (analyze) {', '.join(CHURNED)}", "could not vacuum before the reads")
 
 
-def settle(owner_engine: Engine) -> None:
-    """A checkpoint before an ingest ratio, when the owner may ask for one: what was written before
-    (the data set, the last measurement and its clean-up) is flushed first, so that neither side of
-    the ratio pays for it."""
+@contextmanager
+def ingest_round(owner_engine: Engine, ctx: Context) -> Iterator[None]:
+    """Around one ingest ratio: a checkpoint first (what was written before, the data set and the
+    last round's clean-up, is flushed, so that neither side of the ratio pays for it), and the
+    round's own uploads removed after it, also when it failed (while its store is still there)."""
+    _maintain(owner_engine, "checkpoint", "no checkpoint before the ingest ratio")
     try:
-        with owner_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("checkpoint"))
-    except Exception:  # an owner without pg_checkpoint (a managed server): measured as it is
-        log.info("no checkpoint before the ingest ratio", exc_info=True)
+        yield
+    finally:
+        forget_bench_documents(owner_engine, ctx.project_id, ctx.lead_id)
 
 
 def bench_files(count: int, size: int, prefix: str = "bench") -> Iterator[tuple[str, bytes]]:
