@@ -6,8 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.ui import client, md, reader, run_write, session_gate, start_totals_refresher
-from db.core.settings import get_settings
+from dashboard.ui import client, md, reader, run_write, session_gate
 from db.domain import access, sessions
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
@@ -26,7 +25,6 @@ def sign_out(session_id: str) -> None:
         st.session_state.clear()
 
 
-start_totals_refresher(get_settings().summary_refresh_seconds)
 visitor = session_gate()
 if visitor is None:
     st.stop()

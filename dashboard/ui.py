@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +47,21 @@ def md(value: object) -> str:
     supplied that goes into st.markdown, st.write, st.caption, alerts, toasts, headings and labels."""
     text = _CONTROL.sub(" ", str(value))
     return _EMPTY.join(_PUNCTUATION.sub(r"\\\1", part) for part in _REWRITTEN_ACROSS.split(text))
+
+
+def snippet_markdown(snippet: str) -> str:
+    """A search snippet (matched words between search.START and search.STOP) as Markdown: the
+    file's own text shown literally, the matched words in bold."""
+    from db.domain.search import snippet_parts
+
+    return "".join(f"**{md(part)}**" if matched else md(part) for part, matched in snippet_parts(snippet))
+
+
+def snippet_text(snippet: str) -> str:
+    """A search snippet for a table cell (shown as typed there): matched words between « and »."""
+    from db.domain.search import START, STOP
+
+    return " ".join(snippet.replace(START, "«").replace(STOP, "»").split())
 
 
 def chart_text(value: object) -> str:
@@ -411,38 +425,3 @@ def show_preview(
             st.caption("No preview for this type; download it instead.")
     except ProSyncError as error:
         st.warning(md(error), icon=":material/cloud_off:")
-
-
-@st.cache_resource
-def start_totals_refresher(interval: int) -> threading.Thread | None:
-    """Refresh projects.project_totals in the background every `interval` seconds if anything was
-    written since the last time (one thread per server process; with several servers, the one that
-    finds it stale first refreshes, the others skip). 0 turns it off: then `prosync refresh-totals`
-    from cron does it."""
-    if interval <= 0:
-        return None
-    # The engine is resolved here, in the script's thread, not in the background one.
-    thread = threading.Thread(
-        target=refresh_totals_forever, args=(engine(), interval, threading.Event()), name="prosync-totals",
-        daemon=True,
-    )  # fmt: skip
-    thread.start()
-    return thread
-
-
-def refresh_totals_forever(primary: Engine, interval: float, stop: threading.Event) -> None:
-    """Recount the project totals every `interval` seconds, when something was written since the
-    last recount, until `stop` is set (an idle installation does not recount the same numbers)."""
-    from db.core.engine import system_transaction
-    from db.domain import projects
-
-    writes = None
-    while not stop.is_set():
-        try:
-            with system_transaction(engine=primary) as conn:
-                writes = projects.refresh_totals_if_written(
-                    conn, since=writes, older_than_seconds=interval * 0.9
-                )
-        except Exception:  # a server restart or a network blip: try again next round
-            log.warning("refreshing the project totals failed", exc_info=True)
-        stop.wait(interval)

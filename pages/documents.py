@@ -1,5 +1,6 @@
-"""Documents: active_documents with filters and keyset pages, a detail view with history, preview
-and download, soft delete with confirmation, and each project's trash with restore."""
+"""Documents: active_documents with filters and keyset pages, or a search inside the files (ranked,
+with snippets) under the same filters; a detail view with history, preview, text and download, soft
+delete with confirmation, and each project's trash with restore."""
 
 from datetime import UTC, datetime, time, timedelta
 
@@ -18,10 +19,22 @@ from dashboard.ui import (
     run_write,
     show_flash,
     show_preview,
+    snippet_markdown,
+    snippet_text,
 )
-from db.domain import access, documents, projects, tags
+from db.core.errors import InvalidInput
+from db.domain import access, documents, projects, search, tags
 
 PAGE_SIZE = 25
+
+
+def _text_line(state: search.TextState) -> str:
+    if state.status == "extracted":
+        return f"{state.characters:,} characters"
+    if state.status == "none":
+        return f"none ({md(state.reason)})"
+    return "waiting to be extracted"
+
 
 st.title("Documents")
 show_flash()
@@ -38,6 +51,13 @@ if not my_projects:
 
 project_names = {p.id: p.name for p in my_projects}
 with st.container(border=True):
+    words = st.text_input(
+        "Search inside the files",
+        max_chars=500,
+        placeholder='words, "an exact phrase", or -without',
+        help="Finds documents by the words in their text (PDF text, plain text, Markdown, CSV, JSON),"
+        " best matches first, within the filters below.",
+    ).strip()
     c1, c2, c3 = st.columns(3)
     project_id = c1.selectbox(
         "Project",
@@ -59,35 +79,53 @@ with st.container(border=True):
         "Uploaded by", [None, *person], format_func=lambda u: "Anyone" if u is None else person[u]
     )
     dates = c5.date_input("Uploaded between", value=(), format="YYYY-MM-DD")
-    search = c6.text_input("Name contains", max_chars=200)
+    name_part = c6.text_input("Name contains", max_chars=200)
 admin_view_notice(project_id)
 
 start = datetime.combine(dates[0], time.min, UTC) if len(dates) >= 1 else None
 end = datetime.combine(dates[1], time.min, UTC) + timedelta(days=1) if len(dates) == 2 else None
 filters = {
     "project_id": project_id, "mime_type": mime, "tag_id": tag_id, "uploaded_by": uploader,
-    "uploaded_from": start, "uploaded_to": end, "name_contains": search or None,
+    "uploaded_from": start, "uploaded_to": end, "name_contains": name_part or None,
 }  # fmt: skip
 
-pager = KeysetPager("documents", scope=filters)  # new filters: the first page again
-with reader() as conn:
-    page = documents.list_active_documents(conn, after=pager.cursor, limit=PAGE_SIZE, **filters)
+found = None
+if words:
+    pager = KeysetPager("search", scope=(words, filters))  # new words or filters: the first page again
+    try:
+        with reader() as conn:
+            found = search.search_documents(conn, query=words, after=pager.cursor, limit=PAGE_SIZE, **filters)
+    except InvalidInput as error:
+        st.warning(md(error))
+        st.stop()
+    page, rows = found, [hit.document for hit in found.rows]
+    snippets = {hit.document.id: hit.snippet for hit in found.rows}
+else:
+    pager = KeysetPager("documents", scope=filters)  # new filters: the first page again
+    with reader() as conn:
+        page = documents.list_active_documents(conn, after=pager.cursor, limit=PAGE_SIZE, **filters)
+    rows, snippets = page.rows, {}
 
-if not page.rows:
-    st.info("No documents match these filters." if pager.number == 1 else "No more documents.")
+if not rows:
+    if words:
+        st.info("No document's text matches this search within these filters." if pager.number == 1
+                else "No more matches.")  # fmt: skip
+    else:
+        st.info("No documents match these filters." if pager.number == 1 else "No more documents.")
 else:
     frame = pd.DataFrame(
         [
             {
                 "id": d.id,
                 "Name": d.name,
+                **({"Match": snippet_text(snippets.get(d.id, ""))} if words else {}),
                 "Project": d.project_name,
                 "Type": d.mime_type,
                 "Size": d.size_bytes,
                 "Uploaded": d.uploaded_at,
                 "By": d.uploaded_by_login,
             }
-            for d in page.rows
+            for d in rows
         ]  # fmt: skip
     )
     frame = localize(frame, "Uploaded")
@@ -96,15 +134,25 @@ else:
         hide_index=True,
         on_select="rerun",
         selection_mode="single-row",
-        key=f"doc-table-{pager.number}",
+        key=f"doc-table-{'search' if words else 'list'}-{pager.number}",
         column_config={
             "id": None,
+            "Match": st.column_config.TextColumn(width="large"),
             "Size": st.column_config.NumberColumn(format="bytes"),
             "Uploaded": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm z"),
         },
     )
     csv_download(frame.drop(columns=["id"]), "documents", key="documents-csv")
-    pager.buttons(page, caption=f"Page {pager.number} · {len(page.rows)} documents, newest first")
+    order = "newest first"
+    if found is not None:
+        order = "best match first" + (
+            f"; more than {search.CANDIDATES:,} documents match, so the newest {search.CANDIDATES:,} of them"
+            " are ranked: add a word to narrow it"
+            if found.capped
+            else ""
+        )
+    counted = f"{len(rows)} document" + ("" if len(rows) == 1 else "s")
+    pager.buttons(page, caption=f"Page {pager.number} · {counted}, {order}")
 
     selected = event.selection.rows
     linked = st.query_params.get("document", "")
@@ -116,13 +164,17 @@ else:
             document = documents.get_document(conn, document_id=document_id)
             history = documents.document_history(conn, document_id=document_id)
             role = access.project_role(conn, project_id=document.project_id)
+            text_state = search.text_state(conn, document_id=document_id)
         st.subheader(md(document.name))
+        if snippets.get(document.id):
+            st.markdown(snippet_markdown(snippets[document.id]))
         info, preview = st.columns([2, 3])
         with info:
             st.markdown(
                 f"- **Project:** {md(document.project_name)}\n- **Type:** {md(document.mime_type)}\n"
                 f"- **Size:** {document.size_bytes:,} bytes\n- **SHA-256:** `{document.checksum}`\n"
-                f"- **Uploaded by:** {md(document.uploaded_by_login or 'unknown')}"
+                f"- **Uploaded by:** {md(document.uploaded_by_login or 'unknown')}\n"
+                f"- **Text for search:** {_text_line(text_state)}"
             )
             if document.metadata:
                 st.json(document.metadata, expanded=False)

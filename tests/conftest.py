@@ -16,6 +16,8 @@ import pytest
 # The dashboard's background recount of project totals stays off in tests (AppTest runs the app in
 # this process); tests refresh the totals themselves where they count documents.
 os.environ.setdefault("PROSYNC_SUMMARY_REFRESH_SECONDS", "0")
+# Likewise the text indexer of `prosync serve`: tests index the text themselves (or turn it on).
+os.environ.setdefault("PROSYNC_TEXT_INDEX_SECONDS", "0")
 from sqlalchemy import Connection, Engine, make_url, text
 
 from db.core import migrate

@@ -223,7 +223,8 @@ OLD_WRITE_HELPERS = {"write", "act", "unit"}  # dashboard.ui's helpers before ru
 MAY_OPEN_A_TRANSACTION = {
     ("dashboard/ui.py", "run_write"): "the one write helper",
     ("dashboard/ui.py", "resolve_visitor"): "the session gate, before anyone is signed in",
-    ("dashboard/ui.py", "refresh_totals_forever"): "the server's background thread, no browser session",
+    ("dashboard/background.py", "refresh_totals_forever"): "a background thread, no browser session",
+    ("dashboard/background.py", "index_text_forever"): "a background thread, no browser session",
     ("dashboard/auth_routes.py", "sign_in"): "an HTTP route, outside any Streamlit session",
     ("dashboard/auth_routes.py", "revoke_token"): "an HTTP route, outside any Streamlit session",
     ("dashboard/file_routes.py", "_locate"): "an HTTP route, outside any Streamlit session",

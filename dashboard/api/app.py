@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount
 
+from dashboard import background
 from dashboard.auth_routes import SecurityHeaders
 from db.core.engine import read_only
 from db.core.errors import ProSyncError
@@ -153,4 +154,6 @@ def render_docs(spec: dict) -> str:
 
 
 # `prosync api`: the API alone, at the same paths as beside the dashboard.
-standalone = Starlette(routes=[Mount(PREFIX, app=api)], middleware=[Middleware(SecurityHeaders)])
+standalone = Starlette(
+    routes=[Mount(PREFIX, app=api)], middleware=[Middleware(SecurityHeaders)], lifespan=background.jobs
+)

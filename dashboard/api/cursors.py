@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from datetime import datetime
 
 from db.core.errors import InvalidInput
@@ -31,6 +32,10 @@ def decode(cursor: str | None, *kinds: type) -> tuple | None:
         for value, kind in zip(values, kinds, strict=True):
             if kind is datetime:
                 value = datetime.fromisoformat(value)
+            elif kind is float:
+                if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                    raise ValueError
+                value = float(value)
             elif kind is int:
                 if not isinstance(value, int) or isinstance(value, bool) or not -(2**63) <= value < 2**63:
                     raise ValueError

@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from dashboard import file_routes
 from db.core.errors import NotFound, PermissionDenied
-from db.domain import access, audit, documents, projects
+from db.domain import access, audit, documents, projects, search
 
 from . import cursors
 from .problems import HIDDEN, Problem
@@ -22,6 +22,9 @@ from .schemas import (
     DocumentsPage,
     ProjectOut,
     ProjectsPage,
+    SearchHitOut,
+    SearchPage,
+    SnippetPart,
     errors,
     json_response,
 )  # fmt: skip
@@ -33,6 +36,7 @@ Limit = Annotated[int, Query(ge=1, le=200, description="rows per page (1 to 200)
 CursorParam = Annotated[str | None, Query(max_length=1000, description="next_cursor of the previous page")]
 reader = scoped("read")
 BIGINT = 2**63 - 1
+SEARCH_SYNTAX = 'web-search syntax: words (all of them), "an exact phrase", a or b, -without'
 
 
 def _id_query(description: str):
@@ -107,6 +111,49 @@ def list_documents(
     return json_response(
         DocumentsPage(
             items=[DocumentOut.of(d) for d in page.rows], next_cursor=cursors.encode_page_cursor(page.next)
+        )
+    )
+
+
+@router.get(
+    "/search", response_model=SearchPage, tags=["documents"], responses=errors(400, 401, 403, 404, 429),
+    summary="Documents whose text holds these words, best match first, with where they occur",
+)  # fmt: skip
+def search_documents(
+    who: Annotated[Caller, Depends(reader)],
+    q: Annotated[str, Query(min_length=1, max_length=500, description=SEARCH_SYNTAX)],
+    project_id: Annotated[int | None, _id_query("only this project (its id); default: all it sees")] = None,
+    name: Annotated[str | None, Query(max_length=200, description="part of the name (any case)")] = None,
+    mime_type: Annotated[str | None, Query(max_length=200, description="e.g. application/pdf")] = None,
+    tag_id: Annotated[int | None, _id_query("with this tag (its id)")] = None,
+    uploaded_by: Annotated[int | None, _id_query("the uploader's user id")] = None,
+    uploaded_from: Annotated[datetime | None, Query(description="uploaded at or after (ISO 8601)")] = None,
+    uploaded_to: Annotated[datetime | None, Query(description="uploaded before (ISO 8601)")] = None,
+    cursor: CursorParam = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="rows per page (1 to 100)")] = 20,
+):
+    values = cursors.decode(cursor, float, int)
+    after = search.SearchCursor(*values) if values else None
+    with who.reading() as conn:
+        if project_id is not None:
+            require_visible(conn, project_id)
+        page = search.search_documents(
+            conn, query=q, project_id=project_id, name_contains=name, mime_type=mime_type, tag_id=tag_id,
+            uploaded_by=uploaded_by, uploaded_from=uploaded_from, uploaded_to=uploaded_to, after=after,
+            limit=limit,
+        )  # fmt: skip
+    return json_response(
+        SearchPage(
+            items=[
+                SearchHitOut(
+                    document=DocumentOut.of(hit.document),
+                    rank=hit.rank,
+                    snippet=[SnippetPart(text=t, match=m) for t, m in search.snippet_parts(hit.snippet)],
+                )
+                for hit in page.rows
+            ],
+            next_cursor=cursors.encode(page.next.rank, page.next.id) if page.next else None,
+            capped=page.capped,
         )
     )
 

@@ -155,6 +155,25 @@ class ProjectsPage(BaseModel):
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
 
 
+class SnippetPart(BaseModel):
+    text: str = Field(description="a piece of the file's text, as it is (not HTML, not Markdown)")
+    match: bool = Field(description="whether it is one of the words searched for")
+
+
+class SearchHitOut(BaseModel):
+    document: DocumentOut
+    rank: float = Field(description="how well it matches (higher is better), among this search's results")
+    snippet: list[SnippetPart] = Field(description="where the words occur in its text, in order")
+
+
+class SearchPage(BaseModel):
+    items: list[SearchHitOut]
+    next_cursor: str | None
+    capped: bool = Field(
+        description="more documents match than are ranked (the newest 1,000): add a word to narrow it"
+    )
+
+
 class DocumentsPage(BaseModel):
     items: list[DocumentOut]
     next_cursor: str | None

@@ -247,6 +247,11 @@ def remembered(conn: Connection, key: tuple, ask: Callable[[], T]) -> T:
     return memo[key]
 
 
+def remember(conn: Connection, key: tuple, value: object) -> None:
+    """Note an answer found in bulk, as `remembered` would have noted it when asked one at a time."""
+    conn.info.setdefault(_MEMO, {})[key] = value
+
+
 def _forget(conn: Connection, *_args) -> None:
     if not conn.invalidated:
         conn.info.pop(_MEMO, None)

@@ -42,6 +42,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For/-Proto are believed
     api_rate_per_minute: int = 1200  # requests one API token may make per minute (per process)
     api_upload_workers: int = 4  # files of one API upload stored at once
+    text_search_language: str = "english"  # PostgreSQL's text search configuration for words in files
+    text_index_seconds: int = 5  # an idle text indexer looks for work this often; 0: no indexer
 
 
 def _secrets() -> dict[str, object]:
@@ -93,6 +95,8 @@ def load(env: dict[str, str] | None = None) -> Settings:
         public_url=(source.get("PROSYNC_PUBLIC_URL") or "").rstrip("/") or None,
         api_rate_per_minute=max(1, int(source.get("PROSYNC_API_RATE_PER_MINUTE", "1200"))),
         api_upload_workers=max(1, int(source.get("PROSYNC_API_UPLOAD_WORKERS", "4"))),
+        text_search_language=(source.get("PROSYNC_TEXT_SEARCH_LANGUAGE") or "english").strip().lower(),
+        text_index_seconds=max(0, int(source.get("PROSYNC_TEXT_INDEX_SECONDS", "5"))),
         trusted_proxies=tuple(
             p.strip() for p in source.get("PROSYNC_TRUSTED_PROXIES", "").split(",") if p.strip()
         ),

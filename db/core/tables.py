@@ -7,16 +7,19 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Computed,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Integer,
     LargeBinary,
     MetaData,
     SmallInteger,
     Table,
     Text,
+    UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, REGCONFIG, TSVECTOR, UUID
 
 metadata = MetaData()
 
@@ -297,6 +300,7 @@ document_registry = Table(
     Column("project_id", BigInteger, ForeignKey("projects.projects.id", ondelete="CASCADE"),
            nullable=False),
     Column("checksum", Text, ForeignKey("documents.contents.checksum"), nullable=False),
+    UniqueConstraint("id", "project_id", name="document_registry_id_project_key"),
     schema="documents",
 )  # fmt: skip
 
@@ -319,6 +323,38 @@ documents = Table(
     _user_ref("updated_by"),
     _ts("deleted_at", True),
     _user_ref("deleted_by"),
+    schema="documents",
+)  # fmt: skip
+
+document_text = Table(
+    "document_text", metadata,
+    Column("document_id", BigInteger, primary_key=True),
+    Column("project_id", BigInteger, nullable=False),
+    _ts("uploaded_at"),
+    Column("language", REGCONFIG, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("search_vector", TSVECTOR, Computed("pg_catalog.to_tsvector(language, body)", persisted=True)),
+    Column("failure", Text),
+    _ts("extracted_at"),
+    _user_ref("extracted_by"),
+    ForeignKeyConstraint(["document_id", "uploaded_at"],
+                         ["documents.documents.id", "documents.documents.uploaded_at"],
+                         onupdate="CASCADE", ondelete="CASCADE"),
+    ForeignKeyConstraint(["document_id", "project_id"],
+                         ["documents.document_registry.id", "documents.document_registry.project_id"],
+                         onupdate="CASCADE", ondelete="CASCADE"),
+    schema="documents",
+)  # fmt: skip
+
+text_queue = Table(
+    "text_queue", metadata,
+    Column("document_id", BigInteger, ForeignKey("documents.document_registry.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("project_id", BigInteger, ForeignKey("projects.projects.id", ondelete="CASCADE"), nullable=False),
+    _ts("queued_at"),
+    _user_ref("queued_by"),
+    _ts("claimed_until", True),
+    Column("attempts", Integer, nullable=False),
     schema="documents",
 )  # fmt: skip
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import fields, replace
 from datetime import timedelta
 
 from sqlalchemy import Connection, text
 
-from db.core.engine import current_actor, current_token, is_system, remembered
+from db.core.engine import current_actor, current_token, is_system, remember, remembered
 from db.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from db.core.sql import domain_errors, require_id
 from db.core.types import Member, Role
@@ -121,10 +122,13 @@ def list_roles(conn: Connection) -> list[Role]:
 def _role(conn: Connection, role: str) -> Role:
     if not isinstance(role, str) or "\x00" in role:
         raise InvalidInput("A role is one of the names listed under Roles (viewer, contributor, …).")
-    row = conn.execute(
-        text(f"select {_ROLE_COLUMNS} from projects.access_role_reference where role = :r"),
-        {"r": role},
-    ).one_or_none()
+    row = remembered(
+        conn,
+        ("role", role),
+        lambda: conn.execute(
+            text(f"select {_ROLE_COLUMNS} from projects.access_role_reference where role = :r"), {"r": role}
+        ).one_or_none(),
+    )
     if row is None:
         shown = role if len(role) <= 40 else role[:40] + "…"
         raise InvalidInput(f"There is no role {shown!r}.")
@@ -149,6 +153,31 @@ def project_role(conn: Connection, *, project_id: int) -> Role | None:
         return None
     return replace(role, **{flag: getattr(role, flag) and SCOPE_OF.get(flag) in token.scopes
                             for flag in PERMISSION_FLAGS})  # fmt: skip
+
+
+def know_project_roles(conn: Connection, *, project_ids: Iterable[int]) -> None:
+    """Look up the acting user's role on each of these projects at once (one statement for a list
+    that would otherwise ask once per project); project_role then answers from what was found."""
+    actor = current_actor(conn)
+    if actor is None or is_system(conn):
+        return
+    wanted = sorted({require_id(p, "project") for p in project_ids})
+    if not wanted:
+        return
+    rows = conn.execute(
+        text(
+            f"select p.id as project_id, {', '.join('r.' + c for c in _ROLE_COLUMNS.split(', '))}"
+            " from unnest(cast(:ids as bigint[])) p(id)"
+            " cross join lateral projects.actor_role(:actor, p.id) r"
+        ),
+        {"ids": wanted, "actor": actor},
+    ).all()
+    found = {r.project_id: Role(**{k: v for k, v in r._mapping.items() if k != "project_id"}) for r in rows}
+    for project_id in wanted:
+        role = found.get(project_id)
+        if role is None and "admin" in actor_system_roles(conn):
+            role = _role(conn, "owner")
+        remember(conn, ("project role", actor, project_id), role)
 
 
 def _project_role(conn: Connection, actor: int, project_id: int) -> Role | None:

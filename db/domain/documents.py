@@ -16,12 +16,12 @@ from db.domain import access, contents
 
 MAX_PAGE = 500
 
-_DOCUMENT_COLUMNS = """
+DOCUMENT_COLUMNS = """
     d.id, d.project_id, p.name as project_name, d.name, d.description, d.mime_type,
     c.size_bytes, d.checksum, c.storage_code, c.object_key, d.image_url as preview_key, d.metadata,
     d.uploaded_at, d.uploaded_by, u.login as uploaded_by_login, d.deleted_at
 """
-_DOCUMENT_FROM = """
+DOCUMENT_FROM = """
     from documents.documents d
     join projects.projects p on p.id = d.project_id
     join documents.contents c on c.checksum = d.checksum
@@ -95,6 +95,16 @@ def _newest_first_by_partition(conn: Connection, params: dict, after: Cursor | N
     return rows[:wanted]
 
 
+def name_pattern(name_contains: str | None) -> str | None:
+    """An ILIKE pattern for names containing `name_contains` literally (None: any name)."""
+    if name_contains is not None and "\x00" in name_contains:
+        raise InvalidInput("The search text must not contain NUL characters.")
+    if not name_contains:
+        return None
+    escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def list_active_documents(
     conn: Connection,
     *,
@@ -117,12 +127,7 @@ def list_active_documents(
     visible = access.visible_project_ids(conn)
     if project_id is not None:
         access.require_permission(conn, project_id=project_id, permission="can_view")
-    if name_contains is not None and "\x00" in name_contains:
-        raise InvalidInput("The search text must not contain NUL characters.")
-    pattern = None
-    if name_contains:
-        escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
+    pattern = name_pattern(name_contains)
     params = {
         "project": project_id,
         "everything": visible is None,
@@ -163,9 +168,10 @@ def get_document(conn: Connection, *, document_id: int) -> Document:
 def get_documents(conn: Connection, *, document_ids: Sequence[int]) -> dict[int, Document]:
     """The documents among these ids (active or in the trash) of projects the acting user may see, by id."""
     rows = conn.execute(
-        text(f"select {_DOCUMENT_COLUMNS} {_DOCUMENT_FROM} where d.id = any(:ids)"),
+        text(f"select {DOCUMENT_COLUMNS} {DOCUMENT_FROM} where d.id = any(:ids)"),
         {"ids": id_list(document_ids, "A document id")},
     ).all()
+    access.know_project_roles(conn, project_ids=[r.project_id for r in rows])
     return {
         r.id: Document(**r._mapping)
         for r in rows
@@ -178,7 +184,7 @@ def list_deleted_documents(conn: Connection, *, project_id: int, limit: int = 10
     access.require_permission(conn, project_id=project_id, permission="can_view")
     rows = conn.execute(
         text(
-            f"select {_DOCUMENT_COLUMNS} {_DOCUMENT_FROM}"
+            f"select {DOCUMENT_COLUMNS} {DOCUMENT_FROM}"
             " where d.project_id = :p and d.deleted_at is not null"
             " order by d.deleted_at desc, d.id desc limit :limit"
         ),

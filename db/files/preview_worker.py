@@ -1,5 +1,6 @@
 """Render one preview in a process of its own: `python -m db.files.preview_worker MIME_TYPE`, the file on
-standard input, the PNG on standard output.
+standard input, the PNG on standard output; with `--text`, the file's text (UTF-8) instead, for
+search inside files (db/files/fulltext.py).
 
 Started by db/files/previews.py for every preview, so that a hostile or huge file (pdfium is not
 thread-safe and has crashed the server; a 100-megapixel PNG decodes to 400 MB) can at worst fail
@@ -8,8 +9,8 @@ its own preview. The limits are set here, first thing, before any parser is impo
 imported (no settings, no database, no secrets in its environment). It is a process, not a
 sandbox: it runs as the server's operating-system user (docs/security.md, "Not done").
 
-Exit status: 0 with the PNG; 2 when the file cannot be read (the reason on standard error); 3 when
-memory ran out. A crash or a limit's signal is read by the parent from the status.
+Exit status: 0 with the PNG (or the text); 2 when the file cannot be read (the reason on standard
+error); 3 when memory ran out. A crash or a limit's signal is read by the parent from the status.
 """
 
 from __future__ import annotations
@@ -58,18 +59,42 @@ def render(data: bytes, mime_type: str) -> bytes:
     return out.getvalue()
 
 
+MAX_TEXT_CHARS = 300_000  # as much text as a document's search keeps
+
+
+def text(data: bytes, mime_type: str) -> bytes:
+    """A PDF's text layer, page after page, up to MAX_TEXT_CHARS characters."""
+    if mime_type != "application/pdf":
+        raise ValueError(f"no text reader for {mime_type}")
+    import pypdfium2
+
+    pdf = pypdfium2.PdfDocument(data)
+    parts, total = [], 0
+    try:
+        for index in range(len(pdf)):
+            found = pdf[index].get_textpage().get_text_range()
+            parts.append(found)
+            total += len(found) + 1
+            if total >= MAX_TEXT_CHARS:
+                break
+    finally:
+        pdf.close()
+    return "\n".join(parts)[:MAX_TEXT_CHARS].encode("utf-8", "replace")
+
+
 def main() -> int:
     limit()
     mime_type = sys.argv[1]
+    want_text = "--text" in sys.argv[2:]
     data = sys.stdin.buffer.read()
     try:
-        png = render(data, mime_type)
+        made = text(data, mime_type) if want_text else render(data, mime_type)
     except MemoryError:
         return 3
     except Exception as error:  # a damaged or hostile file: its own preview fails, nothing else
         sys.stderr.write(f"{type(error).__name__}: {str(error)[:200]}")
         return 2
-    sys.stdout.buffer.write(png)
+    sys.stdout.buffer.write(made)
     return 0
 
 

@@ -37,14 +37,25 @@ def render_preview(stream: BinaryIO, mime_type: str) -> Preview:
     """A PNG at most SIZE pixels wide and high, or why none could be made."""
     if mime_type not in PREVIEW_TYPES:
         return Preview(None, "this type has no preview")
+    done = run_worker(stream, [mime_type])
+    if isinstance(done, str):
+        return _none(mime_type, done)
+    if done.returncode == 0 and done.stdout.startswith(b"\x89PNG"):
+        return Preview(done.stdout)
+    return _none(mime_type, failure(done, mime_type))
+
+
+def run_worker(stream: BinaryIO, arguments: list[str]) -> subprocess.CompletedProcess | str:
+    """The worker's run on the file in `stream` (WORKERS at a time in this process), or why it
+    could not run."""
     # A turn first, then the bytes: no more than WORKERS files are held in this process at once.
     with _turns:
         data = stream.read(MAX_INPUT_BYTES + 1)
         if len(data) > MAX_INPUT_BYTES:
-            return Preview(None, f"the file is larger than {MAX_INPUT_BYTES // 1024**2} MB")
+            return f"the file is larger than {MAX_INPUT_BYTES // 1024**2} MB"
         try:
-            done = subprocess.run(
-                [sys.executable, "-m", WORKER_MODULE, mime_type],
+            return subprocess.run(
+                [sys.executable, "-m", WORKER_MODULE, *arguments],
                 input=data,
                 capture_output=True,
                 timeout=WALL_SECONDS,
@@ -52,20 +63,20 @@ def render_preview(stream: BinaryIO, mime_type: str) -> Preview:
                 check=False,
             )
         except subprocess.TimeoutExpired:  # the child is killed by run() before this is raised
-            return _none(mime_type, f"making it took longer than {WALL_SECONDS} s")
+            return f"making it took longer than {WALL_SECONDS} s"
         finally:
             del data
-    if done.returncode == 0 and done.stdout.startswith(b"\x89PNG"):
-        return Preview(done.stdout)
+
+
+def failure(done: subprocess.CompletedProcess, mime_type: str) -> str:
+    """Why a worker's run gave nothing, in words for a person."""
     if done.returncode == 2:
-        return _none(
-            mime_type, "the file could not be read as " + _kind(mime_type) + f" ({_first(done.stderr)})"
-        )
+        return "the file could not be read as " + _kind(mime_type) + f" ({_first(done.stderr)})"
     if done.returncode == 3 or b"MemoryError" in done.stderr:
-        return _none(mime_type, f"it needed more than {_limit('MEMORY_BYTES') // 1024**2} MB of memory")
+        return f"it needed more than {_limit('MEMORY_BYTES') // 1024**2} MB of memory"
     if done.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
-        return _none(mime_type, f"it needed more than {_limit('CPU_SECONDS')} s of processor time")
-    return _none(mime_type, f"the renderer stopped on this file (status {done.returncode})")
+        return f"it needed more than {_limit('CPU_SECONDS')} s of processor time"
+    return f"the renderer stopped on this file (status {done.returncode})"
 
 
 def _worker_environment() -> dict[str, str]:

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from db.core.engine import get_owner_engine, system_transaction, transaction
 from db.domain import access, documents, projects, tags, users
-from db.files import ingest
+from db.files import fulltext, ingest
 from db.files.storage import upload_store
 
 log = logging.getLogger(__name__)
@@ -93,8 +93,38 @@ def png_bytes(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     )
 
 
-def pdf_bytes(title: str) -> bytes:
-    body = f"BT /F1 18 Tf 72 720 Td ({title}) Tj ET".encode()
+# What the demo's briefs and notes say, so that search inside files has words to find.
+DEMO_SENTENCES = (
+    "The kickoff moves to Thursday so that every new hire has a laptop on day one.",
+    "Each newcomer gets a buddy for the first month and a checklist of accounts to request.",
+    "Finance approved the quarterly budget; the vendor invoice for the badges is still open.",
+    "The penetration test found two findings of medium severity; both are scheduled for remediation.",
+    "Retention of interview notes is limited to six months under the GDPR policy.",
+    "Survey results show that customers value the onboarding webinar more than the handbook.",
+    "The escalation path for payroll questions runs through the people team, then the controller.",
+    "Wireframes for the new palette were reviewed; the typography needs another iteration.",
+    "Evidence for control A.9 (access management) is collected from the identity provider each week.",
+    "Action: draft the relocation timeline and confirm the movers' insurance certificate.",
+    "The security awareness training is mandatory before production access is granted.",
+    "Interview kits now include a scoring rubric so that panels compare candidates fairly.",
+)
+
+
+def demo_text(rng: random.Random, count: int = 3) -> list[str]:
+    """A few of the demo's sentences, in an order of their own."""
+    return rng.sample(DEMO_SENTENCES, count)
+
+
+def _pdf_string(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
+def pdf_bytes(title: str, lines: tuple[str, ...] | list[str] = ()) -> bytes:
+    """A one-page PDF with a text layer: a title, then `lines` beneath it."""
+    text_ops = "".join(f" T* ({_pdf_string(line)}) Tj" for line in lines)
+    body = (f"BT /F1 18 Tf 72 720 Td ({_pdf_string(title)}) Tj /F1 11 Tf 16 TL 0 -12 Td{text_ops} ET").encode(
+        "latin-1", "replace"
+    )
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -122,14 +152,15 @@ def _demo_file(project: str, n: int, rng: random.Random) -> tuple[str, str, byte
     slug = project.lower().replace(" ", "-")
     kind = n % 4
     if kind == 0:
-        return f"{slug}-brief-{n}.pdf", "application/pdf", pdf_bytes(f"{project}: brief {n}")
+        return f"{slug}-brief-{n}.pdf", "application/pdf", pdf_bytes(f"{project}: brief {n}", demo_text(rng))
     if kind == 1:
         rows = "\n".join(f"{i},{rng.randint(1, 999)},{rng.choice(['open', 'done'])}" for i in range(20))
         return f"{slug}-tracker-{n}.csv", "text/csv", f"item,amount,state\n{rows}\n".encode()
     if kind == 2:
         colour = (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255))
         return f"{slug}-diagram-{n}.png", "image/png", png_bytes(32, 24, colour)
-    return f"{slug}-notes-{n}.txt", "text/plain", f"Meeting notes {n} for {project}.\n".encode()
+    notes = "\n".join([f"Meeting notes {n} for {project}.", "", *demo_text(rng)])
+    return f"{slug}-notes-{n}.txt", "text/plain", f"{notes}\n".encode()
 
 
 def load_demo(engine: Engine | None = None) -> bool:
@@ -214,6 +245,15 @@ def load_demo(engine: Engine | None = None) -> bool:
         page = documents.list_active_documents(conn, project_id=apollo.id, limit=1)
         documents.soft_delete_document(conn, document_id=page.rows[0].id)
         projects.soft_delete_project(conn, project_id=made["Office Move"].id)
+    # The text of every document, for search inside files, before anyone signs in.
+    fulltext.index_all(
+        partial(system_transaction, engine=engine),
+        lambda actor: (
+            partial(transaction, actor_id=actor, engine=engine)
+            if actor
+            else partial(system_transaction, engine=engine)
+        ),
+    )
     with system_transaction(engine=engine) as conn:
         projects.refresh_totals(conn)
     log.info("demo data loaded: %d users, %d projects", len(people), len(made))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from db.core.errors import Conflict
+from db.domain import search
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ def generate(
         # until an admin sets a password.
         "hash": _unusable_hash(),
         "counts": documents_per_project(scale),
+        "text_words": TEXT_WORDS.strip(),
+        "language": search.language(conn),
     }
     for label, sql in STEPS:
         started = time.perf_counter()
@@ -118,6 +121,29 @@ TYPES = (
     "'text/csv','text/plain']"
 )
 EXTENSIONS = "array['pdf','pdf','pdf','pdf','docx','xlsx','png','jpg','csv','txt']"
+# The words of the documents' text, most used first: a document's words are drawn with a Zipf-like
+# skew (word k about as often as 1/k), so a few words are in most documents and most in few; each
+# document also names a client and one of 50,000 reference codes (each in about 20 documents).
+TEXT_WORDS = (
+    "project report budget meeting team review plan customer contract invoice schedule design quarter"
+    " policy onboarding approval risk vendor deadline milestone payment training security access"
+    " release request summary document update proposal forecast revenue office supplier quality"
+    " checklist laptop account compliance evidence audit hiring candidate interview salary benefits"
+    " workshop feedback survey roadmap feature backlog sprint incident outage escalation ticket"
+    " migration database server network license renewal insurance warranty shipment delivery"
+    " warehouse inventory procurement purchase order receipt expense travel reimbursement payroll"
+    " pension holiday parental leave relocation facilities badge parking canteen cleaning furniture"
+    " printer projector whiteboard webinar newsletter campaign brand logo palette typography"
+    " wireframe prototype usability accessibility localisation translation glossary handbook"
+    " guideline template minutes agenda action decision owner stakeholder sponsor steering"
+    " committee board director manager analyst engineer architect consultant contractor intern"
+    " mentor buddy orientation induction probation appraisal promotion retention attrition"
+    " diversity wellbeing ergonomics firstaid evacuation drill fire safety hazard permit inspection"
+    " certificate iso gdpr privacy retentionschedule encryption backup restore failover latency"
+    " throughput capacity scaling kubernetes terraform pipeline deployment rollback hotfix patch"
+    " vulnerability penetration remediation exception waiver attestation signature notary"
+    " amendment clause liability indemnity termination arbitration jurisdiction tender bid"
+)
 # A moment in the last :years years, denser towards now (organisations grow).
 RECENT_BIASED = "now() - make_interval(days => :years * 365) * (1 - sqrt(random()))"
 
@@ -225,6 +251,23 @@ STEPS: list[tuple[str, str]] = [
         " from gen_docs d"
         " join gen_users u on u.n = (d.project_n * 37 + (1 + d.i % (:members - 1)) * 523) % :users"
         " cross join lateral (select (d.i * 7) % 10) x(t)",
+    ),
+    (
+        "document text",
+        # With row triggers off for the load, the text queue's trigger does not fire: these documents
+        # have their text already, as if the indexer had run.
+        "insert into documents.document_text (document_id, project_id, uploaded_at, language, body,"
+        " extracted_at)"
+        " select d.i, d.project_id, d.uploaded_at, cast(:language as regconfig),"
+        " concat_ws(' ', 'Client', d.i % 50, 'reference', 'ref' || abs(hashint8(d.i * 31 + 7)) % 50000,"
+        " w.body),"
+        " d.uploaded_at"
+        " from gen_docs d cross join lateral ("
+        "   select string_agg(v.words[floor(power(cardinality(v.words), random()))::int], ' ') as body"
+        "   from (select string_to_array(cast(:text_words as text), ' ') as words) v,"
+        "   generate_series(1, 30 + d.i % 30) k"
+        "   where d.i > 0"  # a reference to the outer row: one draw of words per document
+        " ) w",
     ),
     (
         "document history",

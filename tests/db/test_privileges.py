@@ -34,6 +34,8 @@ APP_WRITES = {
     "auth.api_tokens": {"insert", "update"},
     "auth.api_token_projects": {"insert"},
     "auth.api_idempotency": {"insert", "update", "delete"},
+    "documents.document_text": {"insert", "update", "delete"},
+    "documents.text_queue": {"insert", "delete"},
 }
 # Routines the row-level security policies call (as the querying role): both limited logins.
 POLICY_HELPERS = {
@@ -69,6 +71,9 @@ APP_ROUTINES = POLICY_HELPERS | {
     "staging.claimed_checksums",
     "users.set_system_role",
     "auth.use_token",
+    # The text indexer's claim: queued document ids and who approved them, no names and no text (the
+    # indexer then reads and writes as that user); docs/security.md.
+    "documents.claim_text_work",
 }
 
 

@@ -17,7 +17,7 @@ from db.core import migrate
 from db.core.engine import make_engine, set_actor, sqlalchemy_url, system_transaction, transaction, url_as
 from db.core.errors import Conflict, NotFound, PermissionDenied
 from db.core.sql import domain_errors
-from db.domain import access, documents, projects, staging, tags, users
+from db.domain import access, documents, projects, search, staging, tags, users
 from db.files import storage
 from db.ops import explain
 from tests.conftest import (
@@ -39,6 +39,8 @@ SCOPED = {
     "documents.document_history": "project_id",
     "documents.document_registry": "project_id",
     "staging.documents_ingest": "project_id",
+    "documents.document_text": "project_id",
+    "documents.text_queue": "project_id",
     "audit.audit_log": "project_id",
     "projects.onboarding_project_summary": "project_id",
     "projects.visible_project_totals": "project_id",
@@ -96,11 +98,17 @@ class World:
             project = projects.create_project(conn, name=f"Row security {name}")
             projects.update_project(conn, project_id=project.id, description="history row")
             tags.tag_project(conn, project_id=project.id, tag_id=self.tag.id)
-            staged = [_stage(conn, project.id, f"{name}-{n}.pdf") for n in range(3)]
+            staged = [_stage(conn, project.id, f"{name}-{n}.pdf") for n in range(4)]
             approved = approve_staged(conn, ingest_id=staged[0].id)
             documents.soft_delete_document(conn, document_id=approved.id)  # a document history row
             documents.restore_document(conn, document_id=approved.id)
             staging.reject(conn, ingest_id=staged[1].id, reason="not this one")
+            # A document's text, and one still waiting for its text in the queue.
+            search.store_text(
+                conn, document=documents.get_document(conn, document_id=approved.id),
+                body=f"confidential words of project {name}", failure=None,
+            )  # fmt: skip
+            approve_staged(conn, ingest_id=staged[3].id)
         self.document_ids[project.id] = approved.id
         return project
 

@@ -8,6 +8,7 @@ and the shared demo database that the screen tests read (conftest's demo_url) is
 import itertools
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -313,6 +314,7 @@ def ingest_server(request, server_url, tmp_path_factory):
         env = s3_environment(moto_s3, "journey")
     else:
         env = {"PROSYNC_STORAGE_DIR": str(tmp_path_factory.mktemp("journey-objects"))}
+    env["PROSYNC_TEXT_INDEX_SECONDS"] = "1"  # the server's own indexer reads approved files' text
     database = _demo_database(
         server_url, f"prosync_journey_{request.param}", tmp_path_factory.mktemp("j"), env
     )
@@ -336,7 +338,7 @@ def test_contributor_uploads_a_reviewer_decides_and_the_trail_shows_it(ingest_se
             "select count(*) from staging.documents_ingest where project_id = %s and status = 'pending'",
             [project],
         ).fetchone()
-    brief = _pdf_bytes(f"Journey brief {kind}")
+    brief = _pdf_bytes(f"Journey brief {kind}", "The xylophone calibration passed on <b>both</b> rigs.")
     context = browser.new_context(viewport={"width": 1400, "height": 1200})
     page = context.new_page()
     _sign_in(page, server, "contributor@example.com")
@@ -448,11 +450,43 @@ def test_contributor_uploads_a_reviewer_decides_and_the_trail_shows_it(ingest_se
     page.screenshot(path=str(SHOTS / f"reviewer-audit-{kind}.png"), full_page=True)
     context.close()
 
+    # The server's indexer reads the approved PDF's text (from the folder or from S3) in its worker;
+    # a viewer then finds the brief by a word inside it and opens it from its snippet.
+    with psycopg.connect(database, autocommit=True) as conn:
+        for _ in range(60):
+            if conn.execute(
+                "select 1 from documents.document_text where document_id = %s", [document]
+            ).fetchone():
+                break
+            time.sleep(0.5)
+    context = browser.new_context(viewport={"width": 1400, "height": 1200})
+    page = context.new_page()
+    _sign_in(page, server, "viewer@example.com")
+    page.get_by_role("heading", name="Onboarding").wait_for(timeout=30000)
+    page.goto(f"{server}/documents")
+    page.get_by_role("heading", name="Documents").wait_for(timeout=30000)
+    _settled(page)
+    page.get_by_role("textbox", name="Search inside the files").fill("xylophone")
+    page.keyboard.press("Enter")
+    page.get_by_text("1 document, best match first").wait_for(timeout=30000)
+    _settled(page)
+    _select_row(page, page.locator('[data-testid="stDataFrame"]').first, 0)
+    page.get_by_role("heading", name=f"journey-brief-{kind}.pdf").wait_for(timeout=30000)
+    _settled(page)
+    _no_exception(page)
+    page.screenshot(path=str(SHOTS / f"viewer-search-{kind}.png"), full_page=True)
+    passage = page.locator('[data-testid="stMarkdownContainer"]').filter(
+        has=page.locator("strong", has_text="xylophone")
+    )
+    assert passage.count() == 1, "the passage, its matched word highlighted"
+    assert "calibration passed on both rigs" in " ".join(passage.inner_text().split())
+    context.close()
 
-def _pdf_bytes(title: str) -> bytes:
+
+def _pdf_bytes(title: str, *lines: str) -> bytes:
     from db.tools.demo import pdf_bytes
 
-    return pdf_bytes(title)
+    return pdf_bytes(title, lines)
 
 
 def _png_bytes(kind: str) -> bytes:

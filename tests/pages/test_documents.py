@@ -85,3 +85,67 @@ def test_on_s3_an_image_preview_is_a_presigned_url_the_browser_loads(demo_s3_env
     assert not at.exception
     urls = [img.url for element in at.get("image") for img in element.proto.imgs]
     assert urls and all("X-Amz-Signature=" in u and "/demo/" in u for u in urls)
+
+
+def _viewer_matches(word: str) -> set[str]:
+    return set(
+        scalar(
+            "select coalesce(array_agg(d.name), '{}') from documents.document_text t"
+            " join documents.active_documents d on d.id = t.document_id"
+            " join projects.project_access a on a.project_id = d.project_id"
+            " join users.users u on u.id = a.user_id and u.login = 'viewer@example.com'"
+            " where t.search_vector @@ plainto_tsquery('english', :w)",
+            w=word,
+        )
+    )
+
+
+def test_a_search_inside_the_files_lists_the_matches_best_first_with_where_they_occur(demo_env):
+    at = run_page("documents", "viewer@example.com")
+    by_label(at.text_input, "Search inside the files").input("invoice")
+    at.run()
+    assert not at.exception
+    frame = at.dataframe[0].value
+    expected = _viewer_matches("invoice")
+    assert expected and set(frame["Name"]) <= expected
+    assert len(frame) == min(25, len(expected))
+    assert all("«invoice»" in match for match in frame["Match"])
+    assert any("best match first" in c.value for c in at.caption)
+    by_label(at.selectbox, "File type").set_value("application/pdf")
+    at.run()
+    assert set(at.dataframe[0].value["Type"]) == {"application/pdf"}
+    by_label(at.text_input, "Search inside the files").input("the and of")
+    at.run()
+    assert "are not indexed" in at.warning[0].value and not at.dataframe
+
+
+def test_a_documents_text_is_shown_as_text_in_its_snippet(demo_rw_env):
+    """A file whose text is Markdown, HTML and Streamlit's directives, approved and read by the
+    indexer: its snippet in the detail view holds them escaped, the matched word alone in bold."""
+    import secrets
+    from functools import partial
+    from io import BytesIO
+
+    from db.core.engine import system_transaction, transaction
+    from db.files import fulltext, ingest
+    from tests.pages.helpers import RICH
+
+    word = "zq" + secrets.token_hex(4)
+    lead = scalar("select id from users.users where login = 'lead@example.com'")
+    project = scalar("select id from projects.projects where name = 'Data Platform'")
+    unit = partial(transaction, actor_id=lead)
+    staged = ingest.stage_file(
+        unit, project_id=project, name=f"{word}.md", stream=BytesIO(f"# Notes\n\n{word} {RICH}\n".encode())
+    ).staged
+    document = ingest.approve_file(unit, ingest_id=staged.id).document
+    as_approver = partial(transaction, actor_id=lead)
+    fulltext.index_all(system_transaction, lambda actor: as_approver if actor == lead else system_transaction)
+    at = run_page("documents", "lead@example.com", query={"document": str(document.id)})
+    assert "characters" in next(m.value for m in at.markdown if "Text for search" in m.value)
+    by_label(at.text_input, "Search inside the files").input(word)
+    at.run()
+    assert not at.exception and list(at.dataframe[0].value["Name"]) == [f"{word}.md"]
+    [snippet] = [m.value for m in at.markdown if f"**{word}**" in m.value]
+    for raw in ("**bold**", "![t]", "[link](", ":red[", "$x^2$", "<b>", "<a href"):
+        assert raw not in snippet, (raw, snippet)
+    assert "\\*\\*bold\\*\\*" in snippet

@@ -117,7 +117,7 @@ def test_the_summary_says_how_fresh_its_counts_are_and_recount_now_refreshes_the
 def test_the_background_recount_keeps_the_totals_fresh_until_stopped(demo_rw_env):
     import threading
 
-    from dashboard.ui import refresh_totals_forever
+    from dashboard.background import refresh_totals_forever
     from db.core.engine import get_engine
 
     with system_transaction() as conn:

@@ -29,7 +29,7 @@ from db.core.engine import acting_as, system_transaction
 from db.core.errors import Conflict
 from db.domain import tokens
 from db.files import ingest
-from db.tools.bench.render import rss_mb
+from db.tools.bench.render import QUIET, rss_mb
 from db.tools.bench.report import Context, Ratio, Timing, percentile
 from db.tools.bench.writes import bare_rate, bench_files
 from db.tools.processes import api_argv, free_port, wait_until_up
@@ -43,7 +43,7 @@ def api_server(env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
     """The API alone on a free loopback port with this process's settings (and `env`); (base URL, pid)."""
     port = free_port()
     argv = [sys.executable, "-m", *api_argv("127.0.0.1", port), "--no-access-log", "--log-level", "warning"]
-    environment = {**os.environ, "PROSYNC_API_RATE_PER_MINUTE": "100000000", **(env or {})}
+    environment = {**os.environ, "PROSYNC_API_RATE_PER_MINUTE": "100000000", **QUIET, **(env or {})}
     log = tempfile.TemporaryFile()  # a pipe nobody reads could fill and stop the server
     process = subprocess.Popen(argv, env=environment, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"

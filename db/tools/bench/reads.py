@@ -12,10 +12,10 @@ from sqlalchemy import Connection, Engine, text
 from db.core.engine import read_only
 from db.core.errors import Conflict
 from db.core.types import Cursor
-from db.domain import access, audit, documents, partitions, projects, staging, tags
+from db.domain import access, audit, documents, partitions, projects, search, staging, tags
 from db.ops import activity, explain, health, schema, stats, tuning
 from db.tools.bench.report import Case, Context, Timing, percentile
-from db.tools.generate import GENERATED_DOMAIN
+from db.tools.generate import GENERATED_DOMAIN, TEXT_WORDS
 
 PAGE = 50
 
@@ -90,6 +90,16 @@ def cases() -> list[Case]:
         Case("Documents", "name search, a rare number, every project (admin)", "admin",
              lambda c, x: documents.list_active_documents(c, name_contains=x.rare_search), 100,
              "documents_name_trgm_idx"),
+        Case("Documents", "search inside files, a common word, the lead's projects", "lead",
+             lambda c, x: search.search_documents(c, query=x.text_common, limit=25), 50),
+        Case("Documents", "search inside files, a common word, every project (admin)", "admin",
+             lambda c, x: search.search_documents(c, query=x.text_common, limit=25), 50),
+        Case("Documents", "search inside files, two words, the lead's projects", "lead",
+             lambda c, x: search.search_documents(c, query=f"{x.text_common} {x.text_rare}", limit=25), 50,
+             "document_text_search_idx"),
+        Case("Documents", "search inside files, a rare reference, every project (admin)", "admin",
+             lambda c, x: search.search_documents(c, query=x.text_rare, limit=25), 50,
+             "document_text_search_idx"),
         Case("Audit trail", "one project, last 30 days, 100 rows", "lead",
              lambda c, x: audit.audit_trail(
                  c, project_id=x.project_id, since=datetime.now(UTC) - timedelta(days=30), limit=100),
@@ -154,6 +164,16 @@ def context(conn: Connection) -> Context:
         {"p": project.project_id},
     ).scalar_one()
     digits = "".join(ch for ch in newest if ch.isdigit())
+    # The text's words as `prosync generate` draws them: the 36th word of its vocabulary is in about
+    # a fifth of the documents; a reference code ("ref" and a number) of the lead's newest one in
+    # about 20 documents.
+    reference = conn.execute(
+        text(
+            "select substring(t.body from 'ref[0-9]+') from documents.document_text t"
+            " where t.project_id = :p and t.body ~ 'ref[0-9]+' order by t.document_id desc limit 1"
+        ),
+        {"p": project.project_id},
+    ).scalar_one_or_none()
     now = datetime.now(UTC)
     return Context(
         lead_id=ids["lead@example.com"],
@@ -168,6 +188,8 @@ def context(conn: Connection) -> Context:
         date_to=now,
         search=newest[:4],
         rare_search=digits[-5:] or newest[:8],
+        text_common=TEXT_WORDS.split()[35],
+        text_rare=reference or "ref1",
     )
 
 
@@ -196,7 +218,8 @@ def time_case(engine: Engine, ctx: Context, case: Case, runs: int) -> Timing:
         # list across projects reads one quarter per statement; see documents.list_active_documents).
         fetching = [st for st in statements[:-1] if st.partitions] + [statements[-1]]
         indexes = sorted({name for st in fetching for name in st.indexes})
-        used = None if case.index is None else case.index in indexes
+        # The index meant for it may serve an earlier statement (a search finds its matches first).
+        used = None if case.index is None else any(case.index in st.indexes for st in statements)
         read: dict[str, list[int]] = {}
         for st in fetching:
             for parent, (count, total) in st.partitions.items():

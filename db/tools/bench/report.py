@@ -31,6 +31,8 @@ class Context:
     date_to: datetime
     search: str  # a word many names hold
     rare_search: str  # digits only a few names hold
+    text_common: str  # a word in about a fifth of the documents' text (generate.TEXT_WORDS)
+    text_rare: str  # a reference code in about 20 documents' text
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""`prosync ingest | reconcile | backup | restore`: files in, storage checked against the database,
-backups out and back."""
+"""`prosync ingest | reindex-text | reconcile | backup | restore`: files in, their text for search,
+storage checked against the database, backups out and back."""
 
 from __future__ import annotations
 
@@ -38,9 +38,19 @@ def _progress(done: int, total: int, name: str) -> None:
         print(file=sys.stderr)
 
 
+def _project_named(conn, name: str):
+    """The live project called `name` (in any case), or a CommandError that says there is none."""
+    from db.domain import projects
+
+    matches = [p for p in projects.list_projects(conn) if p.name.casefold() == name.casefold()]
+    if not matches:
+        raise CommandError(f"there is no project called {name!r}")
+    return matches[0]
+
+
 def _ingest(args) -> None:
     from db.core.engine import system_transaction
-    from db.domain import access, projects
+    from db.domain import access
     from db.files import ingest
 
     require_migrated()
@@ -51,10 +61,7 @@ def _ingest(args) -> None:
     hidden = [p for p in files if any(part.startswith(".") for part in p.relative_to(root).parts)]
     files = [p for p in files if p not in hidden]
     with system_transaction() as conn:
-        matches = [p for p in projects.list_projects(conn) if p.name.casefold() == args.project.casefold()]
-    if not matches:
-        raise CommandError(f"there is no project called {args.project!r}")
-    project = matches[0]
+        project = _project_named(conn, args.project)
     unit, user = _actor_unit(args.as_email)
     with unit() as conn:  # refuse the whole run at once rather than file by file
         access.require_permission(conn, project_id=project.id, permission="can_upload")
@@ -151,6 +158,30 @@ def _restore(args) -> None:
     upgrade()  # a backup from an older ProSync is brought to this one's schema
 
 
+def _reindex_text(args) -> None:
+    from db.core.engine import system_transaction
+    from db.domain import search
+    from db.files import fulltext
+
+    require_migrated()
+    project_id = None
+    with system_transaction() as conn:
+        if args.project:
+            project_id = _project_named(conn, args.project).id
+        changed = search.relanguage(conn)
+        queued = search.queue_missing_text(conn, project_id=project_id, again=args.again)
+        language = search.language(conn)
+    if changed:
+        print(f"{changed} documents' words taken again in {language!r}")
+    print(f"{queued} documents wait for their text")
+    # Stored with the command line's rights (the audit's actor is empty, as for every command),
+    # whoever approved the document: they may have lost access to it since.
+    done = fulltext.index_all(system_transaction, lambda _actor: system_transaction)
+    with system_transaction() as conn:
+        left = search.queued(conn, project_id=project_id)
+    print(f"text extracted for {done} documents; {left} still waiting (see the log for why)")
+
+
 def add(commands) -> None:
     """Register this group's commands on the `prosync` parser."""
     ingest = commands.add_parser("ingest", help="stage every file of a folder for review")
@@ -160,6 +191,15 @@ def add(commands) -> None:
     ingest.add_argument("--notes", help="notes for the reviewers, on every file")
     ingest.add_argument("--workers", type=int, default=4, help="files stored at a time")
     ingest.set_defaults(func=_ingest)
+
+    text_ = commands.add_parser(
+        "reindex-text", help="extract the text of documents that have none, for search inside files"
+    )
+    text_.add_argument("--project", help="only this project's documents (by name)")
+    text_.add_argument(
+        "--again", action="store_true", help="also read again the files that gave no text (after a failure)"
+    )
+    text_.set_defaults(func=_reindex_text)
 
     rec = commands.add_parser("reconcile", help="compare object storage with the database")
     rec.add_argument("--fix", action="store_true", help="remove old orphan objects, re-link moved ones")

@@ -202,3 +202,86 @@ def test_the_trail_names_the_token_to_readers_and_shows_addresses_to_managers_on
     rows = api.get(f"/api/v1/projects/{budget}/audit?action=download&limit=5", headers=bearer(viewer)).json()
     mine = next(r for r in rows["items"] if (r["context"] or {}).get("token") == "viewer download")
     assert mine["context"] == {"token": "viewer download"}  # no address, no browser
+
+
+def _matching(login: str, word: str, where: str = "true", **params) -> set[int]:
+    """Active documents of live projects `login` belongs to whose stored text holds `word` (the
+    test's own SQL, as the owner), and meet `where`."""
+    rows = scalar(
+        "select coalesce(array_agg(t.document_id), '{}') from documents.document_text t"
+        " join documents.documents d on d.id = t.document_id and d.deleted_at is null"
+        " join projects.projects p on p.id = d.project_id and p.deleted_at is null"
+        " join projects.project_access a on a.project_id = p.id"
+        " join users.users u on u.id = a.user_id and u.login = :login"
+        " where t.search_vector @@ plainto_tsquery('english', :word) and " + where,
+        login=login,
+        word=word,
+        **params,
+    )
+    return set(rows)
+
+
+def test_search_finds_words_inside_the_files_of_the_callers_projects_ranked_with_snippets(api, reader):
+    everything = _all_pages(api, "/api/v1/search?q=invoice", reader, 3)
+    expected = _matching("reviewer@example.com", "invoice")
+    assert expected and {hit["document"]["id"] for hit in everything} == expected
+    assert len(everything) == len(expected), "each document once across the pages"
+    ranks = [hit["rank"] for hit in everything]
+    assert ranks == sorted(ranks, reverse=True)
+    for hit in everything:
+        matched = [part["text"] for part in hit["snippet"] if part["match"]]
+        assert matched and all(word.lower().startswith("invoice") for word in matched), hit["snippet"]
+    narrowed = bearer(make_token("reviewer@example.com", projects=[BUDGET]))
+    only_budget = {
+        hit["document"]["id"] for hit in _all_pages(api, "/api/v1/search?q=invoice", narrowed, 100)
+    }
+    assert only_budget == _matching("reviewer@example.com", "invoice", "p.name = :n", n=BUDGET)
+
+
+def test_search_combines_with_the_filters_and_hides_projects_the_caller_may_not_see(api, reader, budget):
+    def ids(query: str, headers=reader) -> set[int]:
+        return {
+            hit["document"]["id"]
+            for hit in _all_pages(api, f"/api/v1/search?q=invoice&{query}", headers, 100)
+        }
+
+    pdfs = _matching("reviewer@example.com", "invoice", "d.mime_type = 'application/pdf'")
+    assert pdfs and ids("mime_type=application/pdf") == pdfs
+    in_budget = _matching("reviewer@example.com", "invoice", "d.project_id = :p", p=budget)
+    assert in_budget and ids(f"project_id={budget}") == in_budget
+    other = scalar(
+        "select min(p.id) from projects.projects p join documents.document_text t on t.project_id = p.id"
+        " where p.id <> :p and p.deleted_at is null",
+        p=budget,
+    )
+    narrowed = bearer(make_token("reviewer@example.com", projects=[BUDGET]))
+    response = api.get(f"/api/v1/search?q=invoice&project_id={other}", headers=narrowed)
+    assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json"
+    assert api.get(f"/api/v1/search?q=invoice&project_id={other}", headers=reader).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        ("q=the+and+of", "as common as 'the'"),
+        ("q=", ""),
+        ("q=" + "x" * 501, ""),
+        ("q=invoice&limit=101", ""),
+        ("q=invoice&cursor=" + cursors.encode("high", 1), ""),
+        ("q=invoice&cursor=" + cursors.encode(1.5, "x"), ""),
+        ("q=invoice&uploaded_from=yesterday", ""),
+        ("q=%00", ""),
+    ],
+)
+def test_a_search_that_cannot_be_made_is_a_400_problem_that_says_why(api, reader, query, detail):
+    response = api.get(f"/api/v1/search?{query}", headers=reader)
+    assert response.status_code == 400, response.text
+    assert (
+        response.headers["content-type"] == "application/problem+json" and detail in response.json()["detail"]
+    )
+
+
+def test_search_needs_a_token_with_the_read_scope(api):
+    assert api.get("/api/v1/search?q=invoice").status_code == 401
+    upload_only = bearer(make_token("reviewer@example.com", scopes=("upload",)))
+    assert api.get("/api/v1/search?q=invoice", headers=upload_only).status_code == 403

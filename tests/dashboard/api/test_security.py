@@ -26,6 +26,7 @@ def _routes(ids: dict[str, int]) -> list[tuple[str, str]]:
         ("get", f"/api/v1/documents/{d}"),
         ("get", f"/api/v1/documents/{d}/content"),
         ("get", f"/api/v1/projects/{p}/audit"),
+        ("get", f"/api/v1/search?q=invoice&project_id={p}"),
         ("post", f"/api/v1/projects/{p}/uploads"),
         ("get", f"/api/v1/staged/{s}"),
         ("get", f"/api/v1/projects/{p}/staged"),

@@ -11,21 +11,17 @@ own transactions, as eight reviewers' would."""
 from __future__ import annotations
 
 import io
-import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from db.core import migrate
-from db.core.engine import make_engine, sqlalchemy_url, system_transaction, transaction
-from db.domain import access, projects, users
+from db.core.engine import transaction
 from db.files import ingest, previews, storage
-from tests.conftest import _refresh_settings, create_database
+from tests.db.files import file_team, unit
 
 WORKERS = Path(__file__).resolve().parent / "preview_workers"
 
@@ -44,40 +40,13 @@ def _png(width: int, height: int, mode: str = "L") -> bytes:
 
 @pytest.fixture(scope="module")
 def team(server_url, tmp_path_factory):
-    url = create_database(server_url, "prosync_previews")
-    migrate.upgrade(url=url)
-    engine = make_engine(sqlalchemy_url(url), pool_size=10)
-    folder = tmp_path_factory.mktemp("preview-objects")
-    saved = {k: os.environ.get(k) for k in ("PROSYNC_STORAGE_DIR", "PROSYNC_STORAGE")}
-    os.environ.update({"PROSYNC_STORAGE_DIR": str(folder), "PROSYNC_STORAGE": "local"})
-    _refresh_settings()
-    with system_transaction(engine=engine) as conn:
-        made = [
-            users.create_user(
-                conn, login=f"{n}@previews.example.com", display_name=n, password=f"{n}-long-password"
-            )
-            for n in ("owner", "reviewer")
-        ]
-    owner, reviewer = made
-    with transaction(actor_id=owner.id, engine=engine) as conn:
-        project = projects.create_project(conn, name="Previews")
-        access.grant_access(conn, project_id=project.id, user_id=reviewer.id, role="reviewer")
-    yield engine, project, owner, reviewer, folder
-    for key, value in saved.items():
-        os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
-    _refresh_settings()
-    engine.dispose()
-
-
-def _unit(engine, user):
-    return partial(transaction, actor_id=user.id, engine=engine)
+    with file_team(server_url, tmp_path_factory, "previews") as made:
+        yield made
 
 
 def _stage(team, name: str, data: bytes):
     engine, project, owner, _, _ = team
-    outcome = ingest.try_stage(
-        _unit(engine, owner), project_id=project.id, name=name, stream=io.BytesIO(data)
-    )
+    outcome = ingest.try_stage(unit(engine, owner), project_id=project.id, name=name, stream=io.BytesIO(data))
     assert outcome.status == "staged", outcome.message
     return outcome.staged
 
@@ -89,7 +58,7 @@ def test_eight_pdf_approvals_at_once_each_get_a_preview_and_the_server_stays_up(
 
     def approve(file):
         barrier.wait()
-        return ingest.approve_file(_unit(engine, reviewer), ingest_id=file.id)
+        return ingest.approve_file(unit(engine, reviewer), ingest_id=file.id)
 
     with ThreadPoolExecutor(8) as pool:
         outcomes = list(pool.map(approve, staged))
@@ -116,11 +85,12 @@ def test_a_file_that_crashes_or_hangs_the_renderer_fails_only_its_own_preview(
     or allocates without end: real processes and real limits, with the real parent around them."""
     engine, _, _, reviewer, _ = team
     monkeypatch.setattr(previews, "WORKER_MODULE", f"tests.db.files.preview_workers.{worker}")
-    monkeypatch.setattr(previews, "WALL_SECONDS", 3)
-    monkeypatch.setenv("PROSYNC_PREVIEW_CPU_SECONDS", "1")
+    # The memory hog gets time enough to reach its limit on a busy machine (zeroing pages costs CPU).
+    monkeypatch.setattr(previews, "WALL_SECONDS", 15 if worker == "hog" else 3)
+    monkeypatch.setenv("PROSYNC_PREVIEW_CPU_SECONDS", "10" if worker == "hog" else "1")
     monkeypatch.setenv("PROSYNC_PREVIEW_MEMORY_BYTES", str(200 * 1024 * 1024))
     file = _stage(team, f"{worker}.pdf", _pdf(40 + len(worker)))
-    outcome = ingest.approve_file(_unit(engine, reviewer), ingest_id=file.id)
+    outcome = ingest.approve_file(unit(engine, reviewer), ingest_id=file.id)
     assert outcome.status == "approved" and outcome.document is not None
     assert outcome.message.startswith("approved; no preview: ") and reason in outcome.message
     assert outcome.document.preview_key is None
@@ -132,7 +102,7 @@ def test_a_scanned_tiff_is_previewed_by_its_first_page(team):
     out = io.BytesIO()
     pages[0].save(out, format="TIFF", save_all=True, append_images=pages[1:], compression="tiff_lzw")
     file = _stage(team, "scan.tiff", out.getvalue())
-    outcome = ingest.approve_file(_unit(engine, reviewer), ingest_id=file.id)
+    outcome = ingest.approve_file(unit(engine, reviewer), ingest_id=file.id)
     assert outcome.message == "approved" and outcome.document.preview_key
     preview = Image.open(folder / outcome.document.preview_key).convert("RGB")
     assert max(preview.size) == 480 and preview.getpixel((10, 10)) == (200, 30, 30)
@@ -168,7 +138,7 @@ def test_a_100_megapixel_image_is_previewed_within_the_workers_memory_or_not_at_
                                  detected_mime="image/png", storage_code="local", object_key=key)],
         )  # fmt: skip
     monkeypatch.setenv("PROSYNC_PREVIEW_MEMORY_BYTES", str(256 * 1024 * 1024))
-    outcome = ingest.approve_file(_unit(engine, reviewer), ingest_id=staged.id)
+    outcome = ingest.approve_file(unit(engine, reviewer), ingest_id=staged.id)
     assert outcome.status == "approved"
     assert outcome.message == "approved; no preview: it needed more than 256 MB of memory"
 

@@ -314,3 +314,48 @@ def test_ingest_into_s3_puts_every_object_in_the_bucket(ingest_db, tmp_path, mot
     )  # fmt: skip
     keys = [o["Key"] for o in client.list_objects_v2(Bucket="prosync-test", Prefix="cli/")["Contents"]]
     assert len(keys) == 3 and all(k.startswith("cli/sha256/") for k in keys)
+
+
+def test_reindex_text_reads_the_files_of_documents_without_text(ingest_db, tmp_path, monkeypatch):
+    from functools import partial
+    from io import BytesIO
+
+    from db.files import ingest
+    from tests.conftest import _refresh_settings
+
+    url, engine = ingest_db
+    env = {"PROSYNC_STORAGE_DIR": str(tmp_path / "objects"), "PROSYNC_STORAGE": "local"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    _refresh_settings()
+    with engine.connect() as conn:
+        owner = conn.execute(text("select id from users.users where login like 'owner@%'")).scalar_one()
+        project = conn.execute(text("select id from projects.projects where name = 'Intake'")).scalar_one()
+    unit = partial(transaction, actor_id=owner, engine=engine)
+    for name, data in (("minutes.pdf", pdf_bytes("Minutes", ["The harbour crane was certified."])),
+                       ("crane.txt", b"crane inspection passed")):  # fmt: skip
+        staged = ingest.stage_file(unit, project_id=project, name=name, stream=BytesIO(data)).staged
+        assert ingest.approve_file(unit, ingest_id=staged.id).status == "approved"
+    _refresh_settings()
+
+    run = prosync("reindex-text", "--project", "intake", url=url, env=env)
+    assert run.returncode == 0, run.stderr
+    assert "2 documents wait for their text" in run.stdout
+    assert "text extracted for 2 documents; 0 still waiting" in run.stdout
+    with engine.connect() as conn:
+        found = (
+            conn.execute(
+                text(
+                    "select d.name from documents.document_text t"
+                    " join documents.documents d on d.id = t.document_id"
+                    " where t.search_vector @@ plainto_tsquery('english', 'crane') order by 1"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert found == ["crane.txt", "minutes.pdf"]
+    again = prosync("reindex-text", url=url, env=env)
+    assert again.returncode == 0 and "0 documents wait for their text" in again.stdout
+    missing = prosync("reindex-text", "--project", "Nope", url=url, env=env)
+    assert missing.returncode == 1 and "there is no project called 'Nope'" in missing.stderr

@@ -104,6 +104,27 @@ def test_the_data_keeps_the_model_rules_the_triggers_were_off_for(generated):
     assert found == dict.fromkeys(checks, 0)
 
 
+def test_every_document_has_plausible_text_with_common_and_rare_words(generated):
+    """The benchmark's search rows mean something only if the words are spread as a real
+    collection's are: a few in most documents, most in few, a reference code in a handful."""
+    engine, steps = generated
+    assert steps["document text"] == SMALL.documents
+    assert _one(engine, "select count(*) from documents.document_text where project_id is null") == 0
+    assert _one(engine, "select min(length(body)) from documents.document_text") > 100
+
+    def share(word: str) -> float:
+        return _one(
+            engine,
+            "select avg((search_vector @@ plainto_tsquery('english', '" + word + "'))::int)"
+            " from documents.document_text",
+        )
+
+    words = generate.TEXT_WORDS.split()
+    assert share(words[0]) > 0.9 and 0.1 < share(words[35]) < 0.35 and share(words[-1]) < 0.05
+    reference = _one(engine, "select substring(body from 'ref[0-9]+') from documents.document_text limit 1")
+    assert 0 < share(reference) < 0.01
+
+
 def test_accounts_are_added_through_the_audited_path(generated):
     engine, _ = generated
     lead = "select count(*) from projects.project_access a join users.users u on u.id = a.user_id"
