@@ -33,7 +33,7 @@ def _text_line(state: search.TextState) -> str:
         return f"{state.characters:,} characters"
     if state.status == "none":
         return f"none ({md(state.reason)})"
-    return "waiting to be extracted"
+    return "waiting to be extracted" + (f" ({md(state.reason)})" if state.reason else "")
 
 
 st.title("Documents")

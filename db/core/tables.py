@@ -337,9 +337,6 @@ document_text = Table(
     Column("failure", Text),
     _ts("extracted_at"),
     _user_ref("extracted_by"),
-    ForeignKeyConstraint(["document_id", "uploaded_at"],
-                         ["documents.documents.id", "documents.documents.uploaded_at"],
-                         onupdate="CASCADE", ondelete="CASCADE"),
     ForeignKeyConstraint(["document_id", "project_id"],
                          ["documents.document_registry.id", "documents.document_registry.project_id"],
                          onupdate="CASCADE", ondelete="CASCADE"),
@@ -348,13 +345,15 @@ document_text = Table(
 
 text_queue = Table(
     "text_queue", metadata,
-    Column("document_id", BigInteger, ForeignKey("documents.document_registry.id", ondelete="CASCADE"),
-           primary_key=True),
-    Column("project_id", BigInteger, ForeignKey("projects.projects.id", ondelete="CASCADE"), nullable=False),
+    Column("document_id", BigInteger, primary_key=True),
+    Column("project_id", BigInteger, nullable=False),
     _ts("queued_at"),
     _user_ref("queued_by"),
     _ts("claimed_until", True),
     Column("attempts", Integer, nullable=False),
+    ForeignKeyConstraint(["document_id", "project_id"],
+                         ["documents.document_registry.id", "documents.document_registry.project_id"],
+                         onupdate="CASCADE", ondelete="CASCADE"),
     schema="documents",
 )  # fmt: skip
 

@@ -162,7 +162,15 @@ def queued(conn: Connection, *, project_id: int | None = None) -> int:
 
 
 def relanguage(conn: Connection) -> int:
-    """Take the words of every stored text again with the installation's language, where it changed."""
+    """Take the words of every stored text again with the installation's language, where it changed;
+    and give each text its document's upload time again where someone changed that by hand
+    (ProSync never does; the search reads a text's upload time to find its document's partition)."""
+    conn.execute(
+        text(
+            "update documents.document_text t set uploaded_at = d.uploaded_at from documents.documents d"
+            " where d.id = t.document_id and d.uploaded_at <> t.uploaded_at"
+        )
+    )
     return conn.execute(
         text(
             "update documents.document_text set language = cast(:language as regconfig)"
@@ -173,18 +181,25 @@ def relanguage(conn: Connection) -> int:
 
 
 def text_state(conn: Connection, *, document_id: int) -> TextState:
-    """Whether a document (one the acting user may see) has its text, and how much of it."""
+    """Whether a document (one the acting user may see) has its text, and how much of it; or what
+    it waits for."""
     row = conn.execute(
         text(
             "select length(body) as characters, failure from documents.document_text where document_id = :id"
         ),
         {"id": document_id},
     ).one_or_none()
-    if row is None:
-        return TextState("waiting")
-    if row.failure or not row.characters:
+    if row is not None and (row.failure or not row.characters):
         return TextState("none", 0, row.failure or "the file holds no text")
-    return TextState("extracted", row.characters)
+    if row is not None:
+        return TextState("extracted", row.characters)
+    queued = conn.execute(
+        text("select queued_by, attempts from documents.text_queue where document_id = :id"),
+        {"id": document_id},
+    ).one_or_none()
+    if queued is not None and (queued.queued_by is None or queued.attempts >= 5):
+        return TextState("waiting", 0, "for an administrator to run `prosync reindex-text`")
+    return TextState("waiting")
 
 
 # --- search ------------------------------------------------------------------------------------------
@@ -297,9 +312,10 @@ def search_documents(
     ordered = sorted(((rank, id_) for id_, rank in ranks.items()), reverse=True)
     if after is not None:
         ordered = [(rank, id_) for rank, id_ in ordered if (rank, id_) < (after.rank, after.id)]
-    shown = ordered[:limit]
-    found = documents.get_documents(conn, document_ids=[id_ for _, id_ in shown]) if shown else {}
-    shown = [(rank, id_) for rank, id_ in shown if id_ in found]  # trashed this very moment
+    page = ordered[:limit]
+    found = documents.get_documents(conn, document_ids=[id_ for _, id_ in page]) if page else {}
+    # A document trashed (or purged) since the matches were taken is left out of the page.
+    shown = [(rank, id_) for rank, id_ in page if id_ in found and found[id_].deleted_at is None]
     snippets = {}
     if shown:
         snippets = dict(
@@ -310,19 +326,16 @@ def search_documents(
         )
     hits = [SearchHit(document=found[id_], rank=rank, snippet=snippets.get(id_, "")) for rank, id_ in shown]
     more = len(ordered) > limit
-    return SearchPage(
-        rows=hits,
-        next=SearchCursor(hits[-1].rank, hits[-1].document.id) if more and hits else None,
-        capped=capped,
-    )
+    return SearchPage(rows=hits, next=SearchCursor(*page[-1]) if more else None, capped=capped)
 
 
 def _candidates(conn: Connection, params: dict) -> tuple[list[int], bool]:
     """The ids of the newest CANDIDATES matches that pass every filter, and whether there were more
     (see WALK above)."""
+    wanted = CANDIDATES + 1  # one more than is ranked tells whether there are more
     kept: list[tuple[datetime, int]] = []
-    before, batch, walked = None, CANDIDATES + CANDIDATES // 10, 0
-    while True:
+    before, batch, walked = None, wanted + CANDIDATES // 10, 0
+    while len(kept) < wanted:
         rows = conn.execute(
             _BATCH,
             {**params, "before_at": before[0] if before else None, "before_id": before[1] if before else None,
@@ -333,12 +346,11 @@ def _candidates(conn: Connection, params: dict) -> tuple[list[int], bool]:
             span = {"oldest": rows[-1].uploaded_at, "newest": rows[0].uploaded_at}
             passed = conn.execute(_KEEP, {**params, "ids": [r.id for r in rows], **span}).all()
             kept += sorted(((r.uploaded_at, r.id) for r in passed), reverse=True)
-        if len(kept) >= CANDIDATES:  # more if more were kept, or the walk had not reached the end
-            return [id_ for _, id_ in kept[:CANDIDATES]], len(kept) > CANDIDATES or len(rows) == batch
-        if len(rows) < batch:
-            return [id_ for _, id_ in kept], False
-        if walked >= WALK:
+        if len(rows) < batch:  # the matches ran out
+            break
+        if walked >= WALK and len(kept) < wanted:  # few pass the document's filters: all at once
+            rows = conn.execute(_AT_ONCE, {**params, "candidates": wanted}).all()
+            kept = [(r.uploaded_at, r.id) for r in rows]
             break
         before, batch = (rows[-1].uploaded_at, rows[-1].id), min(batch * 4, WALK)
-    rows = conn.execute(_AT_ONCE, {**params, "candidates": CANDIDATES + 1}).all()
-    return [r.id for r in rows[:CANDIDATES]], len(rows) > CANDIDATES
+    return [id_ for _, id_ in kept[:CANDIDATES]], len(kept) > CANDIDATES

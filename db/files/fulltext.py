@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from sqlalchemy import Connection
 
-from db.core.errors import ProSyncError
+from db.core.errors import NotFound, ProSyncError
 from db.domain import documents, search
 from db.files import previews, storage
 
@@ -58,14 +58,17 @@ def extract_text(stream: BinaryIO, mime_type: str) -> Extracted:
 
 def index_document(act: Unit, *, document_id: int) -> bool:
     """Extract and store one queued document's text within `act`'s rights (the file is read between
-    two transactions, none held open meanwhile). False when the document is not there to read."""
+    two transactions, none held open meanwhile). False when the store did not answer: the document
+    stays queued for a later round."""
     with act() as conn:
         document = documents.get_document(conn, document_id=document_id)
         store = storage.store_for(conn, document.storage_code)
     try:
         with store.open(document.object_key) as stream:
             extracted = extract_text(stream, document.mime_type)
-    except ProSyncError as error:  # the store did not answer: the document stays queued
+    except NotFound as error:  # an answer: the object is gone (`prosync reconcile` says more)
+        extracted = Extracted("", str(error))
+    except ProSyncError as error:  # the store did not answer: try again later
         log.warning("no text for document %s yet: %s", document_id, error)
         return False
     if extracted.failure:
@@ -79,16 +82,19 @@ def index_queued(
     claim: Unit, act: Callable[[int | None], Unit], *, made_by_users: bool = False, limit: int = ROUND
 ) -> int:
     """One round of the indexer: claim up to `limit` queued documents and store each one's text as
-    the user who made it a document (`act(user_id)`; None: the command line). How many it took;
-    a document that fails stays queued, and its claim lapses after CLAIM_SECONDS. `made_by_users`:
+    the user who made it a document (`act(user_id)`; None: the command line). How many it took.
+    A document that fails stays queued (its claim lapses after CLAIM_SECONDS; after five claims it
+    waits for `prosync reindex-text`), and never stops the others of its round. `made_by_users`:
     leave the command line's documents to the command line (a dashboard has no owner's rights)."""
     with claim() as conn:
         work = search.claim_text_work(conn, limit=limit, seconds=CLAIM_SECONDS, made_by_users=made_by_users)
     for document_id, actor in work:
         try:
             index_document(act(actor), document_id=document_id)
-        except ProSyncError as error:
+        except ProSyncError as error:  # the approver may no longer see it, the project is in the trash
             log.warning("no text for document %s: %s", document_id, error)
+        except Exception:  # a bug or a lost connection: this document only
+            log.exception("no text for document %s", document_id)
     return len(work)
 
 

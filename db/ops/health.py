@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import Connection, text
 
 from db.domain import partitions
@@ -191,6 +193,7 @@ def health_checks(conn: Connection) -> list[Check]:
             ", ".join(missing[:5]),
         )
     )
+    checks.append(_text_backlog(conn))
     checks.append(
         Check(
             "Tables autovacuum has not visited",
@@ -200,6 +203,29 @@ def health_checks(conn: Connection) -> list[Check]:
         )
     )
     return checks
+
+
+TEXT_WAIT_MINUTES = 10
+
+
+def _text_backlog(conn: Connection) -> Check:
+    """Documents waiting for their text (search inside files): a warning when some wait for the
+    command line, or the dashboards' indexers have left one waiting more than TEXT_WAIT_MINUTES."""
+    row = conn.execute(text("select * from documents.text_backlog()")).one()
+    detail = []
+    if row.for_the_command_line:
+        detail.append(
+            f"{row.for_the_command_line:,} wait for `prosync reindex-text` (made before revision 0023 or by"
+            " the command line, or failed five times)"
+        )
+    if row.oldest is not None and datetime.now(UTC) - row.oldest > timedelta(minutes=TEXT_WAIT_MINUTES):
+        detail.append(f"one has waited more than {TEXT_WAIT_MINUTES} min: is a dashboard process running?")
+    return Check(
+        "Documents waiting for their text",
+        "warning" if detail else "ok",
+        f"{row.waiting:,}",
+        "; ".join(detail),
+    )
 
 
 def _missing_partitions(conn: Connection, ahead: int = 2) -> list[str]:

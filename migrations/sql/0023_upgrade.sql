@@ -10,18 +10,18 @@ alter table documents.document_registry
 create table documents.document_text (
     document_id bigint primary key,
     project_id bigint not null,          -- the document's, kept so by the foreign key; for the policies
-    uploaded_at timestamptz not null,    -- the document's, to reach its partition
+    uploaded_at timestamptz not null,    -- the document's (never changed), to reach its partition
     language regconfig not null,         -- the text search configuration its words were taken with
     body text not null,                  -- the extracted text (its first 300,000 characters); '' when none
     search_vector tsvector generated always as (pg_catalog.to_tsvector(language, body)) stored,
     failure text,                        -- why no text could be taken from the file, for a person
     extracted_at timestamptz not null default now(),
     extracted_by bigint default system.current_actor() references users.users (id) on delete set null,
-    foreign key (document_id, uploaded_at) references documents.documents (id, uploaded_at)
-        on update cascade on delete cascade,
     foreign key (document_id, project_id) references documents.document_registry (id, project_id)
         on update cascade on delete cascade,
     constraint document_text_body_length check (length(body) <= 300000),
+    -- the marks of a snippet's matched words (db/domain/search.py): never in a stored text
+    constraint document_text_no_marks check (strpos(body, chr(1)) = 0 and strpos(body, chr(2)) = 0),
     constraint document_text_failure_length check (length(failure) between 1 and 1000)
 );
 alter table documents.document_text alter column body set storage extended;
@@ -32,19 +32,23 @@ create index document_text_project_idx on documents.document_text (project_id, u
 call audit.enable('documents.document_text', 'document_id', 'project_id', p_hidden => '{body,search_vector}');
 
 create table documents.text_queue (
-    document_id bigint primary key references documents.document_registry (id) on delete cascade,
-    project_id bigint not null references projects.projects (id) on delete cascade,
+    document_id bigint primary key,
+    project_id bigint not null,
     queued_at timestamptz not null default now(),
     queued_by bigint references users.users (id) on delete set null,  -- whose rights the text is stored with
     claimed_until timestamptz,           -- an indexer is working on it until then
-    attempts integer not null default 0  -- claims so far; at five it waits for `prosync reindex-text`
+    attempts integer not null default 0, -- claims so far; at five it waits for `prosync reindex-text`
+    foreign key (document_id, project_id) references documents.document_registry (id, project_id)
+        on update cascade on delete cascade
 );
 create index text_queue_order_idx on documents.text_queue (queued_at, document_id);
 
 create trigger queue_text after insert on documents.documents referencing new table as new_rows
     for each statement execute function documents.queue_text();
 
--- Members see their projects' rows; storing or removing a text takes what approving takes.
+-- Members see their projects' rows; storing or removing a text, or queueing a document or taking it
+-- off the queue, takes what approving takes, and a queued document names its queuer truly (the
+-- indexer stores its text as that user). Nobody but the claim function changes a queued row.
 create policy member_rows on documents.document_text
     using ((select system.actor_sees_all()) or project_id = any ((select projects.actor_projects())::bigint[]));
 create policy member_rows on documents.text_queue
@@ -62,8 +66,19 @@ begin
     end loop;
 end
 $$;
+create policy may_insert on documents.text_queue as restrictive for insert with check (
+    (select system.actor_sees_all())
+    or (project_id = any ((select projects.actor_projects_with('can_review'))::bigint[])
+        and queued_by is not distinct from system.current_actor()));
+create policy may_delete on documents.text_queue as restrictive for delete using (
+    (select system.actor_sees_all()) or project_id = any ((select projects.actor_projects_with('can_review'))::bigint[]));
 alter table documents.document_text enable row level security;
 alter table documents.text_queue enable row level security;
+
+-- Documents made before this revision wait for `prosync reindex-text` (the command line reads
+-- them: no dashboard may act for whoever approved them then); `prosync db upgrade` says so.
+insert into documents.text_queue (document_id, project_id, queued_by)
+select id, project_id, null from documents.document_registry;
 
 -- As for the name search (revision 0016): under row-level security only a LEAKPROOF condition runs
 -- ahead of the policy, so a search's `@@` could not use its GIN index. ts_match_vq raises errors

@@ -16,7 +16,8 @@ DESCRIPTION = (
 )
 
 NEW = ("documents.queue_text",)
-AFTER_TABLES = ("documents.claim_text_work",)  # sql functions: their bodies meet the tables when made
+# Made after the tables their bodies name.
+AFTER_TABLES = ("documents.claim_text_work", "documents.text_backlog")
 
 
 def upgrade() -> None:

@@ -36,6 +36,7 @@ INTERNAL = {
     # a document's text (revision 0023): search.store_text cuts text and reason to length first; the
     # registry key exists for the text's foreign key
     "document_text_body_length", "document_text_failure_length", "document_registry_id_project_key",
+    "document_text_no_marks",
 }  # fmt: skip
 
 

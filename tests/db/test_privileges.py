@@ -74,6 +74,7 @@ APP_ROUTINES = POLICY_HELPERS | {
     # The text indexer's claim: queued document ids and who approved them, no names and no text (the
     # indexer then reads and writes as that user); docs/security.md.
     "documents.claim_text_work",
+    "documents.text_backlog",
 }
 
 
@@ -333,6 +334,10 @@ def test_no_sql_can_be_smuggled_through_the_partition_policy(world):
         ("ops", "select system.explain_sample(null, null)", None),
         ("alice", "select system.explain_sample(null, null)", "42501"),
         ("alice", "select audit.record_bypass('explain', 1, null)", "42501"),
+        ("alice", "select * from documents.claim_text_work(10, 60, true)", "42501"),  # only an indexer
+        (None, "select * from documents.claim_text_work(10, 60, true)", None),
+        ("alice", "select * from documents.text_backlog()", "42501"),
+        ("ops", "select * from documents.text_backlog()", None),
     ],
 )
 def test_security_definer_functions_check_the_actor(world, actor, sql, sqlstate):

@@ -84,6 +84,7 @@ class World:
         with transaction(actor_id=made["admin"].id, engine=engine) as conn:
             self.tag = tags.create_tag(conn, name="Row security", category="Test")
         self.document_ids: dict[int, int] = {}
+        self.queued_ids: dict[int, int] = {}
         self.a = self._project("alice", "A")
         self.b = self._project("bob", "B")
         with transaction(actor_id=made["alice"].id, engine=engine) as conn:
@@ -108,8 +109,9 @@ class World:
                 conn, document=documents.get_document(conn, document_id=approved.id),
                 body=f"confidential words of project {name}", failure=None,
             )  # fmt: skip
-            approve_staged(conn, ingest_id=staged[3].id)
+            queued = approve_staged(conn, ingest_id=staged[3].id)
         self.document_ids[project.id] = approved.id
+        self.queued_ids[project.id] = queued.id
         return project
 
 
@@ -266,6 +268,14 @@ INSERTS = {
         "insert into audit.audit_log (action, schema_name, table_name, project_id)"
         " values ('forged', 'x', 'y', :a)"
     ),
+    # A's queued document (its id is no secret: ids are guessable): no text, no queue row for it.
+    "documents.document_text": (
+        "insert into documents.document_text (document_id, project_id, uploaded_at, language, body)"
+        " values (:queued_a, :a, now(), 'simple', 'forged words')"
+    ),
+    "documents.text_queue": (
+        "insert into documents.text_queue (document_id, project_id, queued_by) values (:queued_a, :a, :bob)"
+    ),
 }
 
 
@@ -277,6 +287,7 @@ def test_a_non_member_cannot_write_another_projects_rows(world, table):
         "alice": world.users["alice"].id,
         "bob": world.users["bob"].id,
         "tag": world.tag.id,
+        "queued_a": world.queued_ids[world.a.id],
     }
     with world.owner_engine.connect() as conn:
         registered = _count(conn, "documents.document_registry", "project_id", world.a.id)
@@ -299,6 +310,30 @@ def test_a_non_member_cannot_write_another_projects_rows(world, table):
         # The registry's trigger writes with the owner's rights (revision 0020): a refused document
         # takes its registry row with it.
         assert _count(conn, "documents.document_registry", "project_id", world.a.id) == registered
+
+
+def test_a_queued_document_names_its_queuer_truly_and_belongs_to_its_own_project(world, team):
+    """The indexer stores a queued document's text as whoever queued it: a reviewer may not queue one
+    in someone else's name, nor queue another project's document under their own project."""
+    conn = _as(world, world.app, "reviewer")
+    try:
+        forged = (
+            "insert into documents.text_queue (document_id, project_id, queued_by) values (:d, :c, :owner)"
+        )
+        assert (
+            _refused(conn, forged, d=team["unqueued"], c=team["c"], owner=world.users["owner"].id) == "42501"
+        )
+        elsewhere = (
+            "insert into documents.text_queue (document_id, project_id, queued_by) values (:d, :c, :me)"
+        )
+        state = _refused(
+            conn, elsewhere, d=world.document_ids[world.a.id], c=team["c"], me=world.users["reviewer"].id
+        )
+        assert state in ("23503", "42501"), "the document is not the project's"
+        with pytest.raises(DBAPIError, match="only a text indexer"):
+            conn.execute(text("select * from documents.claim_text_work(10, 60, true)"))
+    finally:
+        conn.close()
 
 
 def test_rows_cannot_be_moved_into_a_project_one_is_not_a_member_of(world):
@@ -391,6 +426,17 @@ ROLE_WRITES = [
     ),
     ("can_review", "update staging.documents_ingest set reviewer_notes = 'seen' where project_id = :c"),
     ("can_review", "delete from staging.documents_ingest where project_id = :c and status = 'rejected'"),
+    (
+        "can_review",
+        "insert into documents.document_text (document_id, project_id, uploaded_at, language, body)"
+        " select id, project_id, uploaded_at, 'simple', 'words'"
+        " from documents.documents where id = :unqueued",
+    ),
+    (
+        "can_review",
+        "insert into documents.text_queue (document_id, project_id, queued_by) values (:unqueued, :c, :me)",
+    ),
+    ("can_review", "delete from documents.text_queue where project_id = :c"),
 ]
 
 
@@ -424,15 +470,18 @@ def team(world):
         for role in ROLES[1:]:
             access.grant_access(conn, project_id=c.id, user_id=world.users[role].id, role=role)
         tags.tag_project(conn, project_id=c.id, tag_id=world.tag.id)
-        staged = [_stage(conn, c.id, f"C-{n}.pdf") for n in range(3)]
-        document = approve_staged(conn, ingest_id=staged[0].id)
+        staged = [_stage(conn, c.id, f"C-{n}.pdf") for n in range(4)]
+        document = approve_staged(conn, ingest_id=staged[0].id)  # queued for its text
         staging.reject(conn, ingest_id=staged[1].id, reason="not this one")
+        unqueued = approve_staged(conn, ingest_id=staged[3].id)
+        conn.execute(text("delete from documents.text_queue where document_id = :d"), {"d": unqueued.id})
     return {
         "c": c.id,
         "other_tag": other_tag.id,
         "fresh": fresh,
         "flags": flags,
         "document": document.id,
+        "unqueued": unqueued.id,
         "pending": staged[2].id,
     }
 
@@ -534,7 +583,7 @@ def test_a_viewer_past_a_skipped_check_is_told_no_and_changes_nothing(world, tea
             ).scalar_one()
             == "pending"
         )
-        assert _count(conn, "staging.documents_ingest", "project_id", team["c"]) == 3
+        assert _count(conn, "staging.documents_ingest", "project_id", team["c"]) == 4
 
 
 def test_access_revoked_in_another_session_is_gone_at_the_next_statement(world):

@@ -25,7 +25,7 @@ def test_ops_sees_every_tab_with_figures(demo_env):
     assert not at.exception
     assert [t.label for t in at.tabs] == TABS
     metrics = _metrics(at)
-    assert int(metrics["Checks passing"]) + int(metrics["Warnings"]) + int(metrics["Critical"]) == 14
+    assert int(metrics["Checks passing"]) + int(metrics["Warnings"]) + int(metrics["Critical"]) == 15
     assert not at.dataframe, "only the open tab runs its queries"
 
 

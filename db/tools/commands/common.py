@@ -18,6 +18,28 @@ def upgrade(revision: str = "head") -> None:
 
     for warning in migrate.upgrade(revision):
         print(f"warning: {warning}", file=sys.stderr)
+    waiting = _left_to_the_command_line()
+    if waiting:
+        print(
+            f"note: {waiting:,} documents wait for their text (search inside files) and only the command"
+            " line reads them: run `prosync reindex-text`",
+            file=sys.stderr,
+        )
+
+
+def _left_to_the_command_line() -> int:
+    """Documents queued for their text that no dashboard's indexer takes: those made before revision
+    0023 (or by the command line since), and those that failed five times."""
+    from sqlalchemy import text
+
+    from db.core.engine import get_owner_engine
+
+    with get_owner_engine().connect() as conn:
+        if conn.execute(text("select to_regclass('documents.text_queue') is null")).scalar_one():
+            return 0
+        return conn.execute(
+            text("select count(*) from documents.text_queue where queued_by is null or attempts >= 5")
+        ).scalar_one()
 
 
 def require_migrated() -> None:

@@ -74,6 +74,31 @@ def test_maintenance_moves_default_rows_into_a_new_partition_and_reports_them(co
     assert partitions.default_partition_rows(conn)["documents.documents"] == 0
 
 
+def test_a_documents_text_stays_through_partition_moves_and_is_found_again(conn):
+    """A document's text points at the registry, not at the partitioned documents: moving a row out
+    of DEFAULT (delete and insert) or detaching its partition leaves the text alone, and `prosync
+    reindex-text` gives the text the document's changed upload time (no one but an administrator's
+    SQL changes it)."""
+    from db.domain import search
+
+    owner = make_user(conn)
+    project = make_project(conn, owner=owner)
+    doc = make_document(conn, project=project, uploader=owner)
+    with acting(conn, owner):
+        search.store_text(conn, document=doc, body="turbine blade", failure=None)
+    conn.execute(
+        text("update documents.documents set uploaded_at = '2032-02-03' where id = :id"), {"id": doc.id}
+    )
+    conn.execute(text("select system.create_partition('documents.documents', '2032-01-01+00')"))
+    assert _partition_of(conn, "documents.documents", "id", doc.id) == "documents.documents_p2032q1"
+    with acting(conn, None):
+        search.relanguage(conn)
+    with acting(conn, owner):
+        assert [h.document.id for h in search.search_documents(conn, query="turbine").rows] == [doc.id]
+    conn.execute(text("alter table documents.documents detach partition documents.documents_p2032q1"))
+    assert count(conn, "select count(*) from documents.document_text where document_id = :d", d=doc.id) == 1
+
+
 def test_retention_detaches_old_partitions_and_keeps_them(conn):
     conn.execute(text("select system.create_partition('audit.audit_log', '2001-01-01+00')"))
     detached = conn.execute(

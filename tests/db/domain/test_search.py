@@ -151,7 +151,9 @@ def test_a_new_document_is_queued_as_its_approver_and_claimed_by_one_indexer_at_
     doc = make_document(conn, project=project, uploader=owner, reviewer=reviewer)
     queued = count(conn, "select queued_by from documents.text_queue where document_id = :d", d=doc.id)
     assert queued == reviewer.id
-    with acting(conn, reviewer):
+    with acting(conn, reviewer), pytest.raises(Exception, match="only a text indexer"):
+        search.claim_text_work(conn, limit=100, seconds=60, made_by_users=True)
+    with acting(conn, None, app=True):  # the dashboard's indexer: the application, acting for nobody
         mine = search.claim_text_work(conn, limit=100, seconds=60, made_by_users=True)
         assert (doc.id, reviewer.id) in mine
         again = search.claim_text_work(conn, limit=100, seconds=60, made_by_users=True)
@@ -160,7 +162,7 @@ def test_a_new_document_is_queued_as_its_approver_and_claimed_by_one_indexer_at_
         text("update documents.text_queue set claimed_until = now() - interval '1 s', attempts = 5"
              " where document_id = :d"), {"d": doc.id},
     )  # fmt: skip
-    with acting(conn, reviewer):
+    with acting(conn, None, app=True):
         assert doc.id not in claimed(conn, made_by_users=True)
     with acting(conn, None):
         assert search.queue_missing_text(conn, project_id=project.id) == 1, "five failures: tried again"

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import io
 import threading
+from functools import partial
 
 import pytest
 from PIL import Image
 from sqlalchemy import text
 
+from db.core.engine import transaction
 from db.domain import search
 from db.files import fulltext, ingest, previews
 from db.tools.demo import pdf_bytes, png_bytes
@@ -36,9 +38,9 @@ def _index(team, **kwargs) -> int:
     """The indexer of a dashboard process: it claims as the application and stores as each approver."""
     engine, _, owner, reviewer, _ = team
     people = {owner.id: owner, reviewer.id: reviewer}
-    return fulltext.index_all(
-        unit(engine, reviewer), lambda actor: unit(engine, people.get(actor)), made_by_users=True, **kwargs
-    )
+    claim = partial(transaction, actor_id=None, engine=engine)
+    as_approver = lambda actor: unit(engine, people.get(actor))  # noqa: E731
+    return fulltext.index_all(claim, as_approver, made_by_users=True, **kwargs)
 
 
 def _state(team, document) -> search.TextState:
@@ -147,3 +149,26 @@ def test_indexers_running_at_once_read_each_document_once(team):
             {"ids": [str(d.id) for d in made]},
         ).all()
     assert dict(writes) == {"insert": 12}, "each text stored once, by one indexer"
+
+
+def test_a_missing_file_is_an_answer_and_a_failing_document_does_not_stop_its_round(team, monkeypatch):
+    folder = team[4]
+    gone = _document(team, "gone.txt", b"bilge pump log")
+    broken = _document(team, "broken.txt", b"bilge alarm")
+    fine = _document(team, "fine.txt", b"bilge keel")
+    (folder / gone.object_key).unlink()
+    real = fulltext.extract_text
+
+    def explode(stream, mime_type):
+        data = stream.read()
+        if b"alarm" in data:
+            raise RuntimeError("a bug in a reader")
+        return real(io.BytesIO(data), mime_type)
+
+    monkeypatch.setattr(fulltext, "extract_text", explode)
+    _index(team)
+    assert _state(team, gone) == search.TextState(
+        "none", 0, "The file is missing from storage; run `prosync reconcile`."
+    )
+    assert _state(team, fine).status == "extracted"
+    assert _state(team, broken).status == "waiting", "left queued for a later round"
