@@ -165,11 +165,17 @@ def get_document(conn: Connection, *, document_id: int) -> Document:
     return document
 
 
-def get_documents(conn: Connection, *, document_ids: Sequence[int]) -> dict[int, Document]:
-    """The documents among these ids (active or in the trash) of projects the acting user may see, by id."""
+def get_documents(
+    conn: Connection, *, document_ids: Sequence[int], uploaded_at: Sequence[datetime] | None = None
+) -> dict[int, Document]:
+    """The documents among these ids (active or in the trash) of projects the acting user may see, by
+    id. `uploaded_at`, when the caller knows them: the documents' upload times, so that only their
+    partitions are read."""
+    ids = id_list(document_ids, "A document id")
+    narrowed = "" if uploaded_at is None else " and d.uploaded_at = any(:ats)"
     rows = conn.execute(
-        text(f"select {DOCUMENT_COLUMNS} {DOCUMENT_FROM} where d.id = any(:ids)"),
-        {"ids": id_list(document_ids, "A document id")},
+        text(f"select {DOCUMENT_COLUMNS} {DOCUMENT_FROM} where d.id = any(:ids){narrowed}"),
+        {"ids": ids, "ats": list(uploaded_at or [])},
     ).all()
     access.know_project_roles(conn, project_ids=[r.project_id for r in rows])
     return {

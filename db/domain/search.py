@@ -234,14 +234,15 @@ _KEPT = (
     " and (cast(:pattern as text) is null or d.name ilike :pattern)"
     " and (cast(:uploader as bigint) is null or d.uploaded_by = :uploader)"
 )
+_RANK = "ts_rank(t.search_vector, websearch_to_tsquery(cast(:language as regconfig), :query), 1)::float8"
 _BATCH = text(
-    "select t.document_id as id, t.uploaded_at" + _MATCHES
+    "select t.document_id as id, t.uploaded_at, " + _RANK + " as rank" + _MATCHES
     + " and (cast(:before_at as timestamptz) is null"
     "      or (t.uploaded_at, t.document_id) < (:before_at, :before_id))"
     " order by t.uploaded_at desc, t.document_id desc limit :batch"
 )  # fmt: skip
 _KEEP = text(
-    "select d.id, d.uploaded_at from documents.documents d"
+    "select d.id from documents.documents d"
     # the batch's ids, in the partitions its upload times span (the primary key's index in each)
     " where d.id = any(cast(:ids as bigint[])) and d.uploaded_at between :oldest and :newest and" + _KEPT
 )
@@ -252,9 +253,9 @@ _AT_ONCE = text(
     + " order by d.uploaded_at desc, d.id desc limit :candidates"
 )  # fmt: skip
 _RANKS = text(
-    "select document_id,"
-    " ts_rank(search_vector, websearch_to_tsquery(cast(:language as regconfig), :query), 1)::float8 as rank"
-    " from documents.document_text where document_id = any(:ids)"
+    "select t.document_id, "
+    + _RANK
+    + " as rank from documents.document_text t where t.document_id = any(:ids)"
 )
 
 _SNIPPETS = text(
@@ -307,13 +308,17 @@ def search_documents(
         "visible": visible or [], "mime": mime_type, "pattern": pattern, "uploader": uploaded_by,
         "from_": uploaded_from, "to_": uploaded_to, "tag": tag_id, "candidates": CANDIDATES,
     }  # fmt: skip
-    kept, capped = _candidates(conn, params)
-    ranks = dict(conn.execute(_RANKS, {**params, "ids": kept}).all()) if kept else {}
-    ordered = sorted(((rank, id_) for id_, rank in ranks.items()), reverse=True)
+    candidates, capped = _candidates(conn, params)
+    uploaded = {id_: at for id_, (_, at) in candidates.items()}
+    ordered = sorted(((rank, id_) for id_, (rank, _) in candidates.items()), reverse=True)
     if after is not None:
         ordered = [(rank, id_) for rank, id_ in ordered if (rank, id_) < (after.rank, after.id)]
     page = ordered[:limit]
-    found = documents.get_documents(conn, document_ids=[id_ for _, id_ in page]) if page else {}
+    found = {}
+    if page:
+        found = documents.get_documents(
+            conn, document_ids=[id_ for _, id_ in page], uploaded_at=[uploaded[id_] for _, id_ in page]
+        )
     # A document trashed (or purged) since the matches were taken is left out of the page.
     shown = [(rank, id_) for rank, id_ in page if id_ in found and found[id_].deleted_at is None]
     snippets = {}
@@ -329,11 +334,12 @@ def search_documents(
     return SearchPage(rows=hits, next=SearchCursor(*page[-1]) if more else None, capped=capped)
 
 
-def _candidates(conn: Connection, params: dict) -> tuple[list[int], bool]:
-    """The ids of the newest CANDIDATES matches that pass every filter, and whether there were more
-    (see WALK above)."""
+def _candidates(conn: Connection, params: dict) -> tuple[dict[int, tuple[float, datetime]], bool]:
+    """The newest CANDIDATES matches that pass every filter, each id with its rank and upload time,
+    and whether there were more (see WALK above)."""
     wanted = CANDIDATES + 1  # one more than is ranked tells whether there are more
     kept: list[tuple[datetime, int]] = []
+    ranks: dict[int, float] = {}
     before, batch, walked = None, wanted + CANDIDATES // 10, 0
     while len(kept) < wanted:
         rows = conn.execute(
@@ -343,14 +349,16 @@ def _candidates(conn: Connection, params: dict) -> tuple[list[int], bool]:
         ).all()  # fmt: skip
         walked += len(rows)
         if rows:
+            ranks.update((r.id, r.rank) for r in rows)
             span = {"oldest": rows[-1].uploaded_at, "newest": rows[0].uploaded_at}
-            passed = conn.execute(_KEEP, {**params, "ids": [r.id for r in rows], **span}).all()
-            kept += sorted(((r.uploaded_at, r.id) for r in passed), reverse=True)
+            passed = set(conn.execute(_KEEP, {**params, "ids": [r.id for r in rows], **span}).scalars())
+            kept += [(r.uploaded_at, r.id) for r in rows if r.id in passed]  # newest first, as walked
         if len(rows) < batch:  # the matches ran out
             break
         if walked >= WALK and len(kept) < wanted:  # few pass the document's filters: all at once
             rows = conn.execute(_AT_ONCE, {**params, "candidates": wanted}).all()
             kept = [(r.uploaded_at, r.id) for r in rows]
+            ranks = dict(conn.execute(_RANKS, {**params, "ids": [r.id for r in rows]}).all()) if rows else {}
             break
         before, batch = (rows[-1].uploaded_at, rows[-1].id), min(batch * 4, WALK)
-    return [id_ for _, id_ in kept[:CANDIDATES]], len(kept) > CANDIDATES
+    return {id_: (ranks[id_], at) for at, id_ in kept[:CANDIDATES]}, len(kept) > CANDIDATES
