@@ -72,7 +72,7 @@ def text(data: bytes, mime_type: str) -> bytes:
     parts, total = [], 0
     try:
         for index in range(len(pdf)):
-            found = pdf[index].get_textpage().get_text_range()
+            found = pdf[index].get_textpage().get_text_range().replace("\r\n", "\n")  # pdfium's line ends
             parts.append(found)
             total += len(found) + 1
             if total >= MAX_TEXT_CHARS:

@@ -29,7 +29,8 @@ def upgrade(revision: str = "head") -> None:
 
 def _left_to_the_command_line() -> int:
     """Documents queued for their text that no dashboard's indexer takes: those made before revision
-    0023 (or by the command line since), and those that failed five times."""
+    0023 (or by the command line since), and those that failed five times (a project in the trash
+    waits for its restore)."""
     from sqlalchemy import text
 
     from db.core.engine import get_owner_engine
@@ -37,9 +38,7 @@ def _left_to_the_command_line() -> int:
     with get_owner_engine().connect() as conn:
         if conn.execute(text("select to_regclass('documents.text_queue') is null")).scalar_one():
             return 0
-        return conn.execute(
-            text("select count(*) from documents.text_queue where queued_by is null or attempts >= 5")
-        ).scalar_one()
+        return conn.execute(text("select for_the_command_line from documents.text_backlog()")).scalar_one()
 
 
 def require_migrated() -> None:

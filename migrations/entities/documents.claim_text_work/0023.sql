@@ -10,6 +10,7 @@ begin
     -- takes rows no other holds, for a while; a row whose indexer died is taken again after that,
     -- and one that failed five times waits for `prosync reindex-text`. A dashboard takes only
     -- documents a user made (it stores their text with that user's rights); the command line all.
+    -- Documents of a project in the trash are left until it is restored.
     -- Only an indexer claims: it acts for nobody until it stores a text as its approver, so a
     -- signed-in user's session (or an API token's) may not hand out the queue.
     if system.current_actor() is not null then
@@ -24,6 +25,9 @@ begin
         select w.document_id from documents.text_queue w
         where (w.claimed_until is null or w.claimed_until < pg_catalog.now()) and w.attempts < 5
           and (w.queued_by is not null or not p_made_by_users)
+          -- a project in the trash: its documents wait, without spending their tries, until it is
+          -- restored (no one may read them meanwhile, the approver included)
+          and not exists (select from projects.projects p where p.id = w.project_id and p.deleted_at is not null)
         order by w.queued_at, w.document_id
         limit least(greatest(p_limit, 1), 100)
         for update skip locked

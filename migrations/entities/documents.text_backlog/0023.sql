@@ -14,11 +14,13 @@ begin
         raise exception 'only ops and administrators see the text queue across projects'
             using errcode = 'insufficient_privilege';
     end if;
+    -- (documents of a project in the trash wait for its restore, and are not counted)
     return query
     select count(*),
            count(*) filter (where q.queued_by is null or q.attempts >= 5),
            min(q.queued_at) filter (where q.queued_by is not null and q.attempts < 5)
-    from documents.text_queue q;
+    from documents.text_queue q
+    where not exists (select from projects.projects p where p.id = q.project_id and p.deleted_at is not null);
 end
 $$;
 comment on function documents.text_backlog() is 'Documents waiting for their text (search inside files), for the Ops health check';

@@ -266,3 +266,20 @@ def test_a_document_filter_few_matches_pass_is_answered_past_the_walk(conn, monk
     with acting(conn, owner):
         page = search.search_documents(conn, query="gasket", project_id=project.id)
     assert len(page.rows) == 2 and page.capped, "eight match, the newest two are ranked"
+
+
+def test_a_trashed_projects_documents_wait_for_its_restore_without_spending_their_tries(conn):
+    """No one may read a trashed project's documents, their approver included: the indexer leaves
+    them queued (a try spent on each would park them for `prosync reindex-text` for good)."""
+    owner = make_user(conn)
+    project = make_project(conn, owner=owner)
+    doc = make_document(conn, project=project, uploader=owner)
+    with acting(conn, owner):
+        projects.soft_delete_project(conn, project_id=project.id)
+    with acting(conn, None, app=True):
+        assert doc.id not in claimed(conn, made_by_users=True)
+    assert count(conn, "select attempts from documents.text_queue where document_id = :d", d=doc.id) == 0
+    with acting(conn, owner):
+        projects.restore_project(conn, project_id=project.id)
+    with acting(conn, None, app=True):
+        assert doc.id in claimed(conn, made_by_users=True)

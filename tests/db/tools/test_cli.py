@@ -359,3 +359,27 @@ def test_reindex_text_reads_the_files_of_documents_without_text(ingest_db, tmp_p
     assert again.returncode == 0 and "0 documents wait for their text" in again.stdout
     missing = prosync("reindex-text", "--project", "Nope", url=url, env=env)
     assert missing.returncode == 1 and "there is no project called 'Nope'" in missing.stderr
+
+    # A document without text that no dashboard takes (as after upgrading to revision 0023):
+    # `db upgrade` says so until `reindex-text` has read it.
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "delete from documents.document_text where document_id ="
+                " (select id from documents.documents where name = 'crane.txt')"
+            )
+        )
+    told = prosync("db", "upgrade", url=url, env=env)
+    assert told.returncode == 0 and "note: 0 documents" not in told.stderr
+    assert prosync("reindex-text", url=url, env=env).returncode == 0  # queues it for the command line
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "insert into documents.text_queue (document_id, project_id)"
+                " select id, project_id from documents.documents where name = 'minutes.pdf'"
+            )
+        )
+    told = prosync("db", "upgrade", url=url, env=env)
+    assert "note: 1 documents wait for their text" in told.stderr and "prosync reindex-text" in told.stderr
+    assert prosync("reindex-text", url=url, env=env).returncode == 0
+    assert "note:" not in prosync("db", "upgrade", url=url, env=env).stderr
