@@ -72,8 +72,15 @@ def language(conn: Connection) -> str:
     wanted = get_settings().text_search_language
 
     def ask() -> str:
+        # By name (PostgreSQL's own first) or schema-qualified; as a name `cast(… as regconfig)` reads.
         found = conn.execute(
-            text("select cfgname::text from pg_catalog.pg_ts_config where cfgname = :name"), {"name": wanted}
+            text(
+                "select c.oid::regconfig::text from pg_catalog.pg_ts_config c"
+                " join pg_catalog.pg_namespace n on n.oid = c.cfgnamespace"
+                " where c.cfgname = :name or n.nspname || '.' || c.cfgname = :name"
+                " order by n.nspname = 'pg_catalog' desc limit 1"
+            ),
+            {"name": wanted},
         ).scalar_one_or_none()
         return found or "simple"
 
@@ -151,11 +158,13 @@ def queue_missing_text(conn: Connection, *, project_id: int | None = None, again
 
 
 def queued(conn: Connection, *, project_id: int | None = None) -> int:
-    """How many documents (of one project, or all) wait in the queue for their text."""
+    """How many documents (of one project, or all) wait in the queue for their text (those of a
+    project in the trash wait for its restore, and are not counted)."""
     return conn.execute(
         text(
-            "select count(*) from documents.text_queue"
-            " where cast(:project as bigint) is null or project_id = :project"
+            "select count(*) from documents.text_queue q"
+            " where (cast(:project as bigint) is null or q.project_id = :project) and not exists"
+            " (select from projects.projects p where p.id = q.project_id and p.deleted_at is not null)"
         ),
         {"project": project_id},
     ).scalar_one()
@@ -361,4 +370,5 @@ def _candidates(conn: Connection, params: dict) -> tuple[dict[int, tuple[float, 
             ranks = dict(conn.execute(_RANKS, {**params, "ids": [r.id for r in rows]}).all()) if rows else {}
             break
         before, batch = (rows[-1].uploaded_at, rows[-1].id), min(batch * 4, WALK)
-    return {id_: (ranks[id_], at) for at, id_ in kept[:CANDIDATES]}, len(kept) > CANDIDATES
+    # (a text purged between the statements has no rank: it is gone)
+    return {id_: (ranks[id_], at) for at, id_ in kept[:CANDIDATES] if id_ in ranks}, len(kept) > CANDIDATES

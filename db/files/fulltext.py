@@ -28,7 +28,9 @@ Unit = Callable[[], AbstractContextManager[Connection]]
 
 DECODED_TYPES = frozenset({"text/plain", "text/markdown", "text/csv", "application/json"})
 WORKER_TYPES = frozenset({"application/pdf"})
-CLAIM_SECONDS = 300  # longer than the worker's limit on one file, times a round's files
+# A claim outlasts a round: ROUND files at the worker's 30 s limit each, with time to wait for a
+# worker (two per process, shared with previews) and to read from the store.
+CLAIM_SECONDS = 900
 ROUND = 10  # documents an indexer takes at a time
 
 

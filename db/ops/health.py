@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, text
 
+from db.core.settings import get_settings
 from db.domain import partitions
 from db.ops.common import (
     Check,
@@ -218,7 +219,12 @@ def _text_backlog(conn: Connection) -> Check:
             f"{row.for_the_command_line:,} wait for `prosync reindex-text` (made before revision 0023 or by"
             " the command line, or failed five times)"
         )
-    if row.oldest is not None and datetime.now(UTC) - row.oldest > timedelta(minutes=TEXT_WAIT_MINUTES):
+    indexing = get_settings().text_index_seconds > 0  # with 0, `prosync reindex-text` from cron reads them
+    if (
+        indexing
+        and row.oldest is not None
+        and datetime.now(UTC) - row.oldest > timedelta(minutes=TEXT_WAIT_MINUTES)
+    ):
         detail.append(f"one has waited more than {TEXT_WAIT_MINUTES} min: is a dashboard process running?")
     return Check(
         "Documents waiting for their text",

@@ -178,7 +178,7 @@ def _reindex_text(args) -> None:
     # whoever approved the document: they may have lost access to it since.
     done = fulltext.index_all(system_transaction, lambda _actor: system_transaction)
     with system_transaction() as conn:
-        left = search.queued(conn, project_id=project_id)
+        left = search.queued(conn)
     print(f"text extracted for {done} documents; {left} still waiting (see the log for why)")
 
 
@@ -195,7 +195,9 @@ def add(commands) -> None:
     text_ = commands.add_parser(
         "reindex-text", help="extract the text of documents that have none, for search inside files"
     )
-    text_.add_argument("--project", help="only this project's documents (by name)")
+    text_.add_argument(
+        "--project", help="queue only this project's documents without text (the whole queue is then read)"
+    )
     text_.add_argument(
         "--again", action="store_true", help="also read again the files that gave no text (after a failure)"
     )

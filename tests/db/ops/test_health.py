@@ -62,3 +62,17 @@ def test_a_long_running_query_from_another_connection_is_reported(server_url, co
     engine.dispose()
     long_running = _check(checks, "Long-running queries")
     assert long_running.status == "warning" and "pg_sleep" in long_running.detail
+
+
+def test_documents_only_the_command_line_reads_are_reported_to_ops(conn, ops_user):
+    from tests.conftest import approve_staged, make_project, make_staged, make_user
+
+    owner = make_user(conn)
+    project = make_project(conn, owner=owner)
+    staged = make_staged(conn, project=project, uploader=owner)
+    with acting(conn, None):
+        approve_staged(conn, ingest_id=staged.id)  # by the command line: no dashboard reads its text
+    with acting(conn, ops_user):
+        waiting = _check(health.health_checks(conn), "Documents waiting for their text")
+    assert waiting.status == "warning" and "prosync reindex-text" in waiting.detail
+    # (a member who is not ops is refused the counts: tests/db/test_privileges.py, as prosync_app's login)
