@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from sqlalchemy import Engine
 
@@ -60,16 +61,11 @@ def index_text_forever(primary: Engine, interval: float, stop: threading.Event) 
     `stop` is set; a pause of `interval` seconds when the queue had nothing to take. Several
     processes share the queue (each claims its own rows)."""
 
-    def claim():
-        return transaction(actor_id=None, engine=primary)
-
-    def act(actor_id: int | None):
-        return lambda: transaction(actor_id=actor_id, engine=primary)
-
+    claim = partial(transaction, actor_id=None, engine=primary)  # the application, acting for nobody
     while not stop.is_set():
         taken = 0
         try:
-            taken = fulltext.index_queued(claim, act, made_by_users=True)
+            taken = fulltext.index_queued(claim, fulltext.as_approvers(primary), made_by_users=True)
         except Exception:  # a server restart or a network blip: try again next round
             log.warning("extracting document text failed", exc_info=True)
         if not taken:

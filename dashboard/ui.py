@@ -23,7 +23,7 @@ from db.core.engine import database_url, get_engine, get_read_engine, read_only,
 from db.core.errors import AuthenticationFailed, ProSyncError
 from db.core.settings import get_settings
 from db.core.types import Cursor, Page, Session, User
-from db.domain import access, sessions, users
+from db.domain import access, search, sessions, users
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,16 +52,14 @@ def md(value: object) -> str:
 def snippet_markdown(snippet: str) -> str:
     """A search snippet (matched words between search.START and search.STOP) as Markdown: the
     file's own text shown literally, the matched words in bold."""
-    from db.domain.search import snippet_parts
-
-    return "".join(f"**{md(part)}**" if matched else md(part) for part, matched in snippet_parts(snippet))
+    return "".join(
+        f"**{md(part)}**" if matched else md(part) for part, matched in search.snippet_parts(snippet)
+    )
 
 
 def snippet_text(snippet: str) -> str:
     """A search snippet for a table cell (shown as typed there): matched words between « and »."""
-    from db.domain.search import START, STOP
-
-    return " ".join(snippet.replace(START, "«").replace(STOP, "»").split())
+    return " ".join(snippet.replace(search.START, "«").replace(search.STOP, "»").split())
 
 
 def chart_text(value: object) -> str:

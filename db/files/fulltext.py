@@ -14,10 +14,12 @@ import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from typing import BinaryIO
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
+from db.core.engine import system_transaction, transaction
 from db.core.errors import NotFound, ProSyncError
 from db.domain import documents, search
 from db.files import previews, storage
@@ -98,6 +100,18 @@ def index_queued(
         except Exception:  # a bug or a lost connection: this document only
             log.exception("no text for document %s", document_id)
     return len(work)
+
+
+def as_approvers(engine: Engine | None = None) -> Callable[[int | None], Unit]:
+    """For index_queued's `act`: a unit of work as the user who queued a document on `engine` (the
+    command line's for a document the command line made)."""
+
+    def unit(actor: int | None) -> Unit:
+        if actor is None:
+            return partial(system_transaction, engine=engine)
+        return partial(transaction, actor_id=actor, engine=engine)
+
+    return unit
 
 
 def index_all(

@@ -246,14 +246,7 @@ def load_demo(engine: Engine | None = None) -> bool:
         documents.soft_delete_document(conn, document_id=page.rows[0].id)
         projects.soft_delete_project(conn, project_id=made["Office Move"].id)
     # The text of every document, for search inside files, before anyone signs in.
-    fulltext.index_all(
-        partial(system_transaction, engine=engine),
-        lambda actor: (
-            partial(transaction, actor_id=actor, engine=engine)
-            if actor
-            else partial(system_transaction, engine=engine)
-        ),
-    )
+    fulltext.index_all(partial(system_transaction, engine=engine), fulltext.as_approvers(engine))
     with system_transaction(engine=engine) as conn:
         projects.refresh_totals(conn)
     log.info("demo data loaded: %d users, %d projects", len(people), len(made))

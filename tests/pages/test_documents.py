@@ -138,8 +138,7 @@ def test_a_documents_text_is_shown_as_text_in_its_snippet(demo_rw_env):
         unit, project_id=project, name=f"{word}.md", stream=BytesIO(f"# Notes\n\n{word} {RICH}\n".encode())
     ).staged
     document = ingest.approve_file(unit, ingest_id=staged.id).document
-    as_approver = partial(transaction, actor_id=lead)
-    fulltext.index_all(system_transaction, lambda actor: as_approver if actor == lead else system_transaction)
+    fulltext.index_all(system_transaction, fulltext.as_approvers())
     at = run_page("documents", "lead@example.com", query={"document": str(document.id)})
     assert "characters" in next(m.value for m in at.markdown if "Text for search" in m.value)
     by_label(at.text_input, "Search inside the files").input(word)
