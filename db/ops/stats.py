@@ -39,7 +39,9 @@ select ix.schema_name, ix.table_name, ix.index_name, ix.definition, ix.amname as
            and not ix.partial and not d.partial and not ix.expressions and not d.expressions
            and (d.keys = ix.keys or d.keys like ix.keys || ' %')
            and not (d.keys = ix.keys and d.indexrelid > ix.indexrelid)
-           and not (ix.indisunique and not d.indisunique)
+           -- a unique index is covered only by a unique one on the same keys: one on more keys
+           -- enforces less (the registry's primary key (id) beside its unique (id, project_id))
+           and not (ix.indisunique and not (d.indisunique and d.keys = ix.keys))
          order by d.index_name limit 1) as covered_by
 from ix
 left join pg_stat_user_indexes s on s.indexrelid = ix.indexrelid
